@@ -1,0 +1,1 @@
+"""book layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""config layer (see ARCHITECTURE.md)."""

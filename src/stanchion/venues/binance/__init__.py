@@ -1,0 +1,1 @@
+"""venues/binance layer (see ARCHITECTURE.md)."""
