@@ -19,7 +19,8 @@ from stanchion.cli.config_cmd import validate_files  # noqa: E402
 def main(argv: list[str]) -> int:
     paths = [Path(a) for a in argv]
     if not paths:
-        paths = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "deploy" / "config").glob("*.yaml"))
+        paths = sorted((ROOT / "examples").glob("*.yaml"))
+        paths += sorted((ROOT / "deploy" / "config").glob("*.yaml"))
     ok, bad = validate_files(paths)
     for line in ok:
         print(line)

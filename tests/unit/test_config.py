@@ -11,7 +11,6 @@ import yaml
 
 from stanchion.cli.config_cmd import validate_files
 from stanchion.config import ConfigFileError, StanchionConfig, load_config, parse_config
-
 from tests.conftest import REPO_ROOT
 
 EXAMPLES = sorted((REPO_ROOT / "examples").glob("*.yaml"))
@@ -133,7 +132,7 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 
 def test_missing_file_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
-    ok, bad = validate_files([missing])
+    _, bad = validate_files([missing])
     assert bad == [f"{missing}: (file): file does not exist"]
 
 

@@ -45,7 +45,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping",
@@ -59,7 +59,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -112,7 +112,8 @@ def load_config(path: str | Path) -> LoadedConfig:
         if not file.is_file():
             raise ConfigFileError(source, [Problem("(file)", "not a regular file")])
         if size > MAX_CONFIG_BYTES:
-            raise ConfigFileError(source, [Problem("(file)", f"file is larger than {MAX_CONFIG_BYTES} bytes")])
+            too_big = Problem("(file)", f"file is larger than {MAX_CONFIG_BYTES} bytes")
+            raise ConfigFileError(source, [too_big])
         raw = file.read_bytes()
     except FileNotFoundError:
         raise ConfigFileError(source, [Problem("(file)", "file does not exist")]) from None

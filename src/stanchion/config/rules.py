@@ -29,9 +29,17 @@ def _secret_refs(config: StanchionConfig) -> list[tuple[str, SecretRef]]:
 
 def check(config: StanchionConfig) -> list[Problem]:
     """Every semantic problem of an already type-checked config."""
-    problems: list[Problem] = []
     known = {f"{name}:{symbol}" for name, venue in config.venues.items() for symbol in venue.symbols}
+    problems: list[Problem] = []
+    owner = _check_shards(config, known, problems)
+    _check_risk(config, known, owner, problems)
+    _check_strategies(config, owner, problems)
+    _check_endpoints(config, problems)
+    _check_mode(config, problems)
+    return problems
 
+
+def _check_shards(config: StanchionConfig, known: set[str], problems: list[Problem]) -> dict[str, int]:
     owner: dict[str, int] = {}
     seen_ids: set[int] = set()
     for i, shard in enumerate(config.shards):
@@ -41,41 +49,46 @@ def check(config: StanchionConfig) -> list[Problem]:
         for j, key in enumerate(shard.symbols):
             path = f"shards.{i}.symbols.{j}"
             if key not in known:
+                listed = ", ".join(sorted(known))
+                problems.append(Problem(path, f"{key!r} is not a configured venue:SYMBOL (known: {listed})"))
+            elif key in owner:
                 problems.append(
-                    Problem(path, f"{key!r} is not a configured venue:SYMBOL (known: {', '.join(sorted(known))})")
+                    Problem(
+                        path,
+                        f"{key} is already assigned to shard {owner[key]}; a symbol belongs to one shard",
+                    )
                 )
-                continue
-            if key in owner:
-                problems.append(
-                    Problem(path, f"{key} is already assigned to shard {owner[key]}; a symbol belongs to one shard")
-                )
-                continue
-            owner[key] = shard.id
+            else:
+                owner[key] = shard.id
+    return owner
 
+
+def _check_risk(
+    config: StanchionConfig, known: set[str], owner: dict[str, int], problems: list[Problem]
+) -> None:
     for key in config.risk.instruments:
         if key not in known:
             problems.append(Problem(f"risk.instruments.{key}", f"{key!r} is not a configured venue:SYMBOL"))
     if config.risk.enabled:
         for key in sorted(owner):
             if key not in config.risk.instruments:
-                problems.append(
-                    Problem("risk.instruments", f"no risk limits for traded instrument {key}")
-                )
+                problems.append(Problem("risk.instruments", f"no risk limits for traded instrument {key}"))
 
+
+def _check_strategies(config: StanchionConfig, owner: dict[str, int], problems: list[Problem]) -> None:
     for i, strategy in enumerate(config.strategies):
         for j, key in enumerate(strategy.params.instruments):
             if key not in owner:
                 problems.append(
-                    Problem(
-                        f"strategies.{i}.params.instruments.{j}",
-                        f"{key!r} is not assigned to any shard",
-                    )
+                    Problem(f"strategies.{i}.params.instruments.{j}", f"{key!r} is not assigned to any shard")
                 )
     names = [s.name for s in config.strategies]
     for i, name in enumerate(names):
         if names.index(name) != i:
             problems.append(Problem(f"strategies.{i}.name", f"strategy name {name!r} is used twice"))
 
+
+def _check_endpoints(config: StanchionConfig, problems: list[Problem]) -> None:
     if not is_loopback_address(config.admin.listen) and config.admin.auth is None:
         problems.append(
             Problem(
@@ -87,12 +100,12 @@ def check(config: StanchionConfig) -> list[Problem]:
     if config.admin.listen == config.metrics.listen and split_address(config.admin.listen)[1] != 0:
         problems.append(Problem("admin.listen", "admin and metrics endpoints cannot share an address"))
 
+
+def _check_mode(config: StanchionConfig, problems: list[Problem]) -> None:
     if config.mode in (Mode.PAPER, Mode.LIVE):
         for name, venue in config.venues.items():
             if venue.endpoints is None:
-                problems.append(
-                    Problem(f"venues.{name}.endpoints", f"required in {config.mode.value} mode")
-                )
+                problems.append(Problem(f"venues.{name}.endpoints", f"required in {config.mode.value} mode"))
     if config.mode is Mode.LIVE:
         for name, venue in config.venues.items():
             if venue.credentials is None:
@@ -105,4 +118,3 @@ def check(config: StanchionConfig) -> list[Problem]:
                         "dev-env secrets are not allowed in live mode; use file or aws-secretsmanager",
                     )
                 )
-    return problems

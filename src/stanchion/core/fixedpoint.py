@@ -29,7 +29,7 @@ MAX_WHOLE_DIGITS: Final = 20
 """Integer digits accepted before the point: 10**20 is far above any price,
 quantity or notional a venue sends, and a longer string is an attack or a bug."""
 
-_POW10: Final = tuple(10**i for i in range(2 * MAX_SCALE + 1))
+_POW10: Final[tuple[int, ...]] = tuple(10**i for i in range(2 * MAX_SCALE + 1))
 
 
 def pow10(exponent: int) -> int:
@@ -142,15 +142,14 @@ def format_fixed(value: int, scale: int, decimals: int | None = None) -> str:
             pass
         elif decimals < 0:
             frac = frac.rstrip("0")
+        elif decimals > scale:
+            frac = frac.ljust(decimals, "0")
+        elif frac[decimals:].strip("0"):
+            raise ValueError(
+                f"{value} at scale {scale} needs more than {decimals} decimals"
+            )
         else:
-            if decimals > scale:
-                frac = frac.ljust(decimals, "0")
-            elif frac[decimals:].strip("0"):
-                raise ValueError(
-                    f"{value} at scale {scale} needs more than {decimals} decimals"
-                )
-            else:
-                frac = frac[:decimals]
+            frac = frac[:decimals]
         text = f"{whole}.{frac}" if frac else str(whole)
     return "-" + text if negative else text
 
