@@ -205,3 +205,36 @@ def mul_div(a: int, b: int, divisor: int, rounding: Rounding) -> int:
     product = a * b
     rounded = round_to_increment(product, divisor, rounding)
     return rounded // divisor
+
+
+class CachedParser:
+    """``parse_fixed`` at one scale with a bounded memo of recent strings.
+
+    Depth streams repeat the same price strings constantly (the levels near the
+    top of the book), so a dict lookup replaces most parses. The memo is bounded
+    (cleared when full) so memory stays flat over days. Only valid strings are
+    memoised; invalid ones raise every time.
+    """
+
+    __slots__ = ("_cache", "_max_entries", "scale")
+
+    def __init__(self, scale: int, max_entries: int = 65_536) -> None:
+        if not 0 <= scale <= MAX_SCALE:
+            raise ValueError(f"scale {scale} outside 0..{MAX_SCALE}")
+        if max_entries <= 0:
+            raise ValueError("max_entries must be positive")
+        self.scale = scale
+        self._max_entries = max_entries
+        self._cache: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        value = self._cache.get(text)
+        if value is None:
+            value = parse_fixed(text, self.scale)
+            if len(self._cache) >= self._max_entries:
+                self._cache.clear()
+            self._cache[text] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._cache)
