@@ -1,0 +1,1 @@
+"""The central pre-trade risk gate: every order of every strategy passes here."""
