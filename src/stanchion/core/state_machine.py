@@ -75,3 +75,7 @@ class StateMachine(Generic[S, T]):
 
     def can(self, trigger: T) -> bool:
         return self._table.allows(self._state, trigger)
+
+    def restore(self, state: S) -> None:
+        """Set the state without a transition: only for rebuilding from a journal."""
+        self._state = state
