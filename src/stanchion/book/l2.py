@@ -1,0 +1,220 @@
+"""An exact L2 book on fixed-point ints, built for CPython speed.
+
+Each side is a ``dict`` price → qty (absolute quantities; qty 0 removes the
+level). The best price of each side is cached and maintained incrementally:
+
+* inserting a new level only compares it with the cached best;
+* removing the best level marks the cache dirty; the next read pops a heap of
+  that side's prices (lazy deletion: prices whose level is gone are skipped)
+  until the top is a live level.
+
+The heap holds every live price at least once (a price is pushed when its level
+is created) plus dead entries; it is rebuilt from the dict when dead entries
+outnumber live ones, so memory stays proportional to the book.
+
+Sentinels instead of ``None`` keep the update loop to one comparison per
+insert: for bids "empty" is -1 (any price beats it) and "dirty" is a value
+above any price (no price beats it, no price equals it); for asks the reverse.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from typing import Final
+
+from stanchion.model.market import BookDelta, BookSnapshot, Level
+
+_BIG: Final = 1 << 200  # above any price a venue can send (20 integer digits + 18 decimals < 2**200)
+_BID_EMPTY: Final = -1
+_BID_DIRTY: Final = _BIG
+_ASK_EMPTY: Final = _BIG
+_ASK_DIRTY: Final = -1
+_COMPACT_SLACK: Final = 64
+
+
+class L2Book:
+    """Price-level book for one symbol. Not thread-safe (one event loop)."""
+
+    __slots__ = ("_ask_heap", "_asks", "_best_ask", "_best_bid", "_bid_heap", "_bids", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self._bids: dict[int, int] = {}
+        self._asks: dict[int, int] = {}
+        self._bid_heap: list[int] = []  # negated prices: a max-heap
+        self._ask_heap: list[int] = []
+        self._best_bid = _BID_EMPTY
+        self._best_ask = _ASK_EMPTY
+
+    # --- writes ----------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self._bids.clear()
+        self._asks.clear()
+        self._bid_heap.clear()
+        self._ask_heap.clear()
+        self._best_bid = _BID_EMPTY
+        self._best_ask = _ASK_EMPTY
+
+    def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """Replace the whole book (a snapshot). Zero quantities are skipped."""
+        self._bids = {p: q for p, q in bids if q}
+        self._asks = {p: q for p, q in asks if q}
+        self._bid_heap = [-p for p in self._bids]
+        self._ask_heap = list(self._asks)
+        heapq.heapify(self._bid_heap)
+        heapq.heapify(self._ask_heap)
+        self._best_bid = _BID_DIRTY if self._bids else _BID_EMPTY
+        self._best_ask = _ASK_DIRTY if self._asks else _ASK_EMPTY
+
+    def load_snapshot(self, snapshot: BookSnapshot) -> None:
+        self.load(snapshot.bids, snapshot.asks)
+
+    def apply_delta(self, delta: BookDelta) -> None:
+        self.apply(delta.bids, delta.asks)
+
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """Apply absolute level updates in order (qty 0 removes the level)."""
+        # Locals: attribute and global lookups dominate a tight CPython loop.
+        push = heapq.heappush
+        side = self._bids
+        heap = self._bid_heap
+        best = self._best_bid
+        for price, qty in bids:
+            if qty:
+                if price not in side:
+                    push(heap, -price)
+                    if price > best:  # noqa: PLR1730  (max() is a call: slower in this loop)
+                        best = price
+                side[price] = qty
+            elif side.pop(price, None) is not None and price == best:
+                best = _BID_DIRTY
+        self._best_bid = best
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._bid_heap = [-p for p in side]
+            heapq.heapify(self._bid_heap)
+
+        side = self._asks
+        heap = self._ask_heap
+        best = self._best_ask
+        for price, qty in asks:
+            if qty:
+                if price not in side:
+                    push(heap, price)
+                    if price < best:  # noqa: PLR1730
+                        best = price
+                side[price] = qty
+            elif side.pop(price, None) is not None and price == best:
+                best = _ASK_DIRTY
+        self._best_ask = best
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._ask_heap = list(side)
+            heapq.heapify(self._ask_heap)
+
+    def set_level(self, is_bid: bool, price: int, qty: int) -> None:
+        """One level update (tests and tools; the hot path uses :meth:`apply`)."""
+        if is_bid:
+            self.apply(((price, qty),), ())
+        else:
+            self.apply((), ((price, qty),))
+
+    # --- reads -----------------------------------------------------------------------
+
+    def best_bid_price(self) -> int | None:
+        best = self._best_bid
+        if best == _BID_DIRTY:
+            best = self._recompute_bid()
+        return None if best == _BID_EMPTY else best
+
+    def best_ask_price(self) -> int | None:
+        best = self._best_ask
+        if best == _ASK_DIRTY:
+            best = self._recompute_ask()
+        return None if best == _ASK_EMPTY else best
+
+    def best_bid(self) -> Level | None:
+        """``(price, qty)`` of the best bid, or None when the side is empty."""
+        best = self._best_bid
+        if best == _BID_DIRTY:
+            best = self._recompute_bid()
+        return None if best == _BID_EMPTY else (best, self._bids[best])
+
+    def best_ask(self) -> Level | None:
+        best = self._best_ask
+        if best == _ASK_DIRTY:
+            best = self._recompute_ask()
+        return None if best == _ASK_EMPTY else (best, self._asks[best])
+
+    def is_crossed(self) -> bool:
+        """True when best bid >= best ask: the book is wrong and must be resynced."""
+        bid = self.best_bid_price()
+        ask = self.best_ask_price()
+        return bid is not None and ask is not None and bid >= ask
+
+    def top(self, depth: int) -> tuple[list[Level], list[Level]]:
+        """The ``depth`` best levels of each side: bids high→low, asks low→high."""
+        bids = self._bids
+        asks = self._asks
+        bid_prices = heapq.nlargest(depth, bids) if depth < len(bids) else sorted(bids, reverse=True)
+        ask_prices = heapq.nsmallest(depth, asks) if depth < len(asks) else sorted(asks)
+        return [(p, bids[p]) for p in bid_prices], [(p, asks[p]) for p in ask_prices]
+
+    def snapshot(self, last_update_id: int, depth: int | None = None) -> BookSnapshot:
+        """The book (or its top ``depth`` levels) as an immutable snapshot."""
+        bids, asks = self.top(depth if depth is not None else max(len(self._bids), len(self._asks)))
+        return BookSnapshot(self.symbol, last_update_id, tuple(bids), tuple(asks))
+
+    def bid_levels(self) -> dict[int, int]:
+        """A copy of the bid side, price → qty."""
+        return dict(self._bids)
+
+    def ask_levels(self) -> dict[int, int]:
+        return dict(self._asks)
+
+    @property
+    def bid_count(self) -> int:
+        return len(self._bids)
+
+    @property
+    def ask_count(self) -> int:
+        return len(self._asks)
+
+    def same_levels(self, other: L2Book) -> bool:
+        """Equal levels on both sides (the symbol is not compared)."""
+        return self._bids == other._bids and self._asks == other._asks
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, L2Book):
+            return NotImplemented
+        return self.symbol == other.symbol and self.same_levels(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"L2Book({self.symbol!r}, bids={len(self._bids)}, asks={len(self._asks)}, "
+            f"best_bid={self.best_bid_price()}, best_ask={self.best_ask_price()})"
+        )
+
+    # --- internals -------------------------------------------------------------------
+
+    def _recompute_bid(self) -> int:
+        heap = self._bid_heap
+        side = self._bids
+        pop = heapq.heappop
+        while heap and -heap[0] not in side:
+            pop(heap)
+        best = -heap[0] if heap else _BID_EMPTY
+        self._best_bid = best
+        return best
+
+    def _recompute_ask(self) -> int:
+        heap = self._ask_heap
+        side = self._asks
+        pop = heapq.heappop
+        while heap and heap[0] not in side:
+            pop(heap)
+        best = heap[0] if heap else _ASK_EMPTY
+        self._best_ask = best
+        return best
