@@ -20,6 +20,9 @@ def _register() -> None:
     from stanchion.cli import config_cmd
 
     app.add_typer(config_cmd.app, name="config")
+    from stanchion.cli import latency_audit_cmd
+
+    app.command("latency-audit")(latency_audit_cmd.latency_audit)
     # Command modules register themselves here, one line each.
 
 
