@@ -1,0 +1,1 @@
+"""Sample strategies: a market maker with inventory skew and a TWAP taker."""
