@@ -23,6 +23,11 @@ def _register() -> None:
     from stanchion.cli import latency_audit_cmd
 
     app.command("latency-audit")(latency_audit_cmd.latency_audit)
+    from stanchion.cli import admin_cmd
+
+    app.command("kill")(admin_cmd.kill)
+    app.command("resume")(admin_cmd.resume)
+    app.command("status")(admin_cmd.status)
     # Command modules register themselves here, one line each.
 
 

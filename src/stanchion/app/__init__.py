@@ -1,0 +1,1 @@
+"""The composition root: the only place that picks concrete adapters and wires them."""
