@@ -234,7 +234,10 @@ def cpu_mitigations(p: Probe) -> Result:
             if text and text.strip().startswith(("Vulnerable", "Mitigation")):
                 entries.append(f"{name}: {text.strip()}")
     vm_note = " (VM: the guest setting does not change the host's mitigations)" if p.env.vm else ""
-    listed = "; ".join(entries) if entries else "no Vulnerable/Mitigation entries"
+    if isinstance(names, Unread):
+        listed = f"{vulns_dir} {names.describe()}"
+    else:
+        listed = "; ".join(entries) if entries else "no Vulnerable/Mitigation entries"
     return info(f"mitigations={mode}{vm_note}; {listed}", f"mitigations={mode}")
 
 

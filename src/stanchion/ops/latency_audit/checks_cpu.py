@@ -200,7 +200,7 @@ def cstates(p: Probe) -> Result:  # noqa: C901, PLR0912 - the spec's rule has th
     qos_note = "" if qos == NO_CONSTRAINT_US else f", PM QoS {qos} us"
     observed = f"{worst} us ({worst_where})"
     detail = (f"deepest usable idle state exit latency {worst} us ({worst_where}) over {scope}; "
-              f"driver {driver}{qos_note}; cmdline {limits}")
+              f"driver {driver}{qos_note}; idle cmdline {limits}")
     if worst <= 10:
         return passed(detail, observed)
     if worst <= 50:
