@@ -202,6 +202,10 @@ class OrderManager:
                     sell += order.remaining_qty
         return buy, sell
 
+    def owns_id(self, client_order_id: str) -> bool:
+        """True for ids of this deployment and shard (any epoch), known to us or not."""
+        return self._ids.owns(client_order_id)
+
     def unresolved(self) -> list[Order]:
         return [o for o in self._open.values() if o.status is OrderStatus.UNKNOWN]
 
