@@ -61,7 +61,12 @@ def expand(pattern: str) -> list[str]:
 def overlay(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``changes`` applied; ``None`` removes a key and everything under it.
     ``ENV``/``COMMANDS`` dicts are merged key by key."""
-    out = dict(base)
+    out: dict[str, Any] = {}
+    for key, value in base.items():
+        if key in (ENV, COMMANDS):
+            out[key] = value
+        else:
+            out.update(dict.fromkeys(expand(key), value))
     for key, value in changes.items():
         if key in (ENV, COMMANDS):
             merged = dict(out.get(key, {}))

@@ -179,7 +179,16 @@ class HostFS:
     # ---- path mapping ---------------------------------------------------------------------------
 
     def _host_path(self, path: str) -> str | Unread:
-        """Map a kernel path to a path on this machine, resolving symlinks inside the root."""
+        """Map a kernel path to a path on this machine, resolving symlinks inside the root;
+        ``denied`` when the resolved path is listed in the manifest."""
+        host = self._resolve(path)
+        if isinstance(host, str) and self._denied:
+            rel = os.path.relpath(host, self._root)
+            if self._is_denied(_normalise(rel if rel != "." else "/")):
+                return DENIED
+        return host
+
+    def _resolve(self, path: str) -> str | Unread:
         path = _normalise(path)
         if self.live:
             return path
