@@ -193,33 +193,63 @@ class BinanceCodec:
 
     # --- numbers ---------------------------------------------------------------------
 
-    def _miss(self, cache: dict[str, int], text: str) -> int:
-        if not isinstance(text, str):
-            raise BinanceParseError(f"binance: expected a decimal string, got {type(text).__name__}")
-        value = parse_number(text)
-        if len(cache) >= self._cache_limit:
-            cache.clear()  # bounded: memory stays flat over days
-        cache[text] = value
-        return value
-
     def levels(self, wire: list[WireLevel]) -> tuple[Level, ...]:
-        """``[["price","qty"], ...]`` → ``((price, qty), ...)`` at scale 8."""
+        """``[["price","qty"], ...]`` → ``((price, qty), ...)`` at scale 8.
+
+        The hot loop of the market-data path. A string seen recently is one dict
+        lookup; a new string in Binance's own shape (``<digits>.<8 digits>``) is
+        parsed inline — ``isdigit() and isascii()`` after removing the one dot
+        admits exactly the ASCII digits, the dot's position fixes the scale —
+        and anything else goes through ``parse_fixed`` (which also produces the
+        error message). The inline rule is checked against ``parse_fixed`` by
+        the property tests.
+        """
         price_cache = self._price_cache
         qty_cache = self._qty_cache
         price_get = price_cache.get
         qty_get = qty_cache.get
-        miss = self._miss
+        limit = self._cache_limit
         out: list[Level] = []
         append = out.append
         for price_text, qty_text in wire:
             price = price_get(price_text)
             if price is None:
-                price = miss(price_cache, price_text)
+                if (
+                    type(price_text) is str
+                    and 10 <= len(price_text) <= 29
+                    and price_text[-9] == "."
+                    and (digits := price_text.replace(".", "", 1)).isdigit()
+                    and digits.isascii()
+                ):
+                    price = int(digits)
+                else:
+                    price = self._slow(price_text)
+                if len(price_cache) >= limit:
+                    price_cache.clear()  # bounded: memory stays flat over days
+                price_cache[price_text] = price
             qty = qty_get(qty_text)
             if qty is None:
-                qty = miss(qty_cache, qty_text)
+                if (
+                    type(qty_text) is str
+                    and 10 <= len(qty_text) <= 29
+                    and qty_text[-9] == "."
+                    and (digits := qty_text.replace(".", "", 1)).isdigit()
+                    and digits.isascii()
+                ):
+                    qty = int(digits)
+                else:
+                    qty = self._slow(qty_text)
+                if len(qty_cache) >= limit:
+                    qty_cache.clear()
+                qty_cache[qty_text] = qty
             append((price, qty))
         return tuple(out)
+
+    @staticmethod
+    def _slow(text: object) -> int:
+        if not isinstance(text, str):
+            raise BinanceParseError(f"binance: expected a decimal string, got {type(text).__name__}")
+        return parse_number(text)
 
     # --- market data -----------------------------------------------------------------
 
