@@ -315,7 +315,7 @@ def restricted_k8s_pod() -> dict[str, Any]:
         "/proc/sys/kernel/osrelease": "6.1.0-25-amd64\n",
         "/proc/sys/kernel/version": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.106-3 (2024-08-26)\n",
         "/proc/cpuinfo": cpuinfo(n, X86_FLAGS),
-        **cpus_block(n, idle_states=SKX_STATES[:3] + [("C6", 133, 0)], governor="performance"),
+        **cpus_block(n, idle_states=[*SKX_STATES[:3], ("C6", 133, 0)], governor="performance"),
         f"{CPU}/isolated": "8-15\n",
         f"{CPU}/cpuidle/current_driver": "intel_idle\n",
         f"{CPU}/smt/active": "0\n",
