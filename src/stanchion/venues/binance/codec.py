@@ -320,9 +320,10 @@ class BinanceCodec:
             raise BinanceParseError("binance: a raw partial-depth frame carries no symbol; use combined streams")
         if probe.e is None:
             control = _decode(_control, frame, "control response")
+            result = bytes(control.result)
             return ControlResponse(
                 control.id,
-                bytes(control.result) if control.result is not None else None,
+                None if result in (b"", b"null") else result,
                 control.error.code if control.error else None,
                 control.error.msg if control.error else None,
             )

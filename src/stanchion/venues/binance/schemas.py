@@ -93,7 +93,7 @@ class BinanceControlResponse(msgspec.Struct, frozen=True, gc=False):
     """Answer to SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS: ``{"result": ..., "id": ...}``."""
 
     id: int | str | None
-    result: msgspec.Raw | None = None
+    result: msgspec.Raw = msgspec.Raw()  # raw JSON; ``null`` when the request returns nothing
     error: BinanceError | None = None
 
 
@@ -120,7 +120,7 @@ class BinanceWsApiResponse(msgspec.Struct, frozen=True, gc=False):
 
     id: int | str | None
     status: int
-    result: msgspec.Raw | None = None
+    result: msgspec.Raw = msgspec.Raw()  # empty when absent (error responses)
     error: BinanceError | None = None
     rateLimits: list[BinanceRateLimit] = []
 

@@ -1,0 +1,123 @@
+"""BinanceStreamSession, sans-I/O: frames in, events + actions + frames out."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from stanchion.book.sync import BookLive, BookResync, BookStale, FetchSnapshot, ResyncReason
+from stanchion.core.errors import ParseError
+from stanchion.model.market import BookDelta
+from stanchion.venues.binance.codec import ServerShutdown
+from stanchion.venues.binance.session import (
+    BinanceStreamSession,
+    Rotate,
+    SubscriptionConfirmed,
+    SubscriptionFailed,
+    depth_stream,
+    pong_payload,
+)
+
+
+def depth(symbol: str, first: int, last: int, bids: list[list[str]] | None = None) -> bytes:
+    data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": first, "u": last, "b": bids or [], "a": []}
+    return msgspec.json.encode({"stream": depth_stream(symbol), "data": data})
+
+
+def snapshot(last_update_id: int) -> bytes:
+    return msgspec.json.encode(
+        {"lastUpdateId": last_update_id, "bids": [["100.00000000", "1.00000000"]], "asks": [["101.00000000", "2.00000000"]]}
+    )
+
+
+def live_session(*symbols: str) -> BinanceStreamSession:
+    session = BinanceStreamSession()
+    frame = session.subscribe_depth(symbols)
+    request_id = msgspec.json.decode(frame)["id"]
+    session.on_frame(msgspec.json.encode({"result": None, "id": request_id}))
+    for symbol in symbols:
+        session.on_frame(depth(symbol, 9, 11))
+        out = session.on_snapshot(symbol, snapshot(10))
+        assert out.actions == [BookLive(symbol, 11)]
+    return session
+
+
+def test_subscribe_frame_and_confirmation() -> None:
+    session = BinanceStreamSession()
+    frame = session.subscribe_depth(["BTCUSDT", "ethusdt"])
+    request = msgspec.json.decode(frame)
+    assert request["method"] == "SUBSCRIBE"
+    assert request["params"] == ["btcusdt@depth@100ms", "ethusdt@depth@100ms"]
+    assert session.pending_requests()[request["id"]][0] == "SUBSCRIBE"
+    out = session.on_frame(msgspec.json.encode({"result": None, "id": request["id"]}))
+    assert out.actions == [SubscriptionConfirmed(request["id"], "SUBSCRIBE", ("btcusdt@depth@100ms", "ethusdt@depth@100ms"))]
+    assert session.subscriptions() == {"btcusdt@depth@100ms", "ethusdt@depth@100ms"}
+    assert session.pending_requests() == {}
+
+
+def test_subscription_error_is_reported() -> None:
+    session = BinanceStreamSession()
+    request_id = msgspec.json.decode(session.subscribe(["bad@stream"]))["id"]
+    out = session.on_frame(msgspec.json.encode({"error": {"code": 2, "msg": "Invalid request"}, "id": request_id}))
+    assert out.actions == [SubscriptionFailed(request_id, ("bad@stream",), 2, "Invalid request")]
+    assert session.subscriptions() == frozenset()
+
+
+def test_response_to_an_unknown_request_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="unknown request id"):
+        BinanceStreamSession().on_frame(b'{"result":null,"id":99}')
+
+
+def test_first_diff_asks_for_a_snapshot_and_books_go_live() -> None:
+    session = BinanceStreamSession()
+    session.subscribe_depth(["BTCUSDT"])
+    out = session.on_frame(depth("BTCUSDT", 9, 11))
+    assert out.actions == [FetchSnapshot("BTCUSDT", 1, "first diff buffered")] and out.events == []
+    request = session.snapshot_request("BTCUSDT")
+    assert request.params == {"symbol": "BTCUSDT", "limit": "5000"} and request.weight == 250
+    assert session.live_book("BTCUSDT") is None
+    assert session.on_snapshot("BTCUSDT", snapshot(10)).actions == [BookLive("BTCUSDT", 11)]
+    out = session.on_frame(depth("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]]))
+    assert len(out.events) == 1 and isinstance(out.events[0], BookDelta)
+    book = session.live_book("btcusdt")
+    assert book is not None and book.best_bid() == (100 * 10**8, 5 * 10**8)
+
+
+def test_a_gap_on_one_symbol_leaves_the_other_live() -> None:
+    session = live_session("AAAUSDT", "BBBUSDT")
+    out = session.on_frame(depth("AAAUSDT", 40, 41))
+    assert out.actions[0] == BookResync("AAAUSDT", ResyncReason.GAP, 12, 40)
+    assert isinstance(out.actions[1], FetchSnapshot) and out.events == []
+    assert session.live_book("AAAUSDT") is None and session.live_book("BBBUSDT") is not None
+
+
+def test_server_shutdown_asks_for_rotation_and_resubscribe_covers_everything() -> None:
+    session = live_session("BTCUSDT")
+    out = session.on_frame(b'{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1}}')
+    assert out.actions == [Rotate("serverShutdown")] and out.events == [ServerShutdown(1)]
+    frames = session.resubscribe_frames()
+    assert len(frames) == 1 and msgspec.json.decode(frames[0])["params"] == ["btcusdt@depth@100ms"]
+
+
+def test_disconnect_resets_every_book_and_stale_hides_one() -> None:
+    session = live_session("AAAUSDT", "BBBUSDT")
+    assert session.mark_stale("AAAUSDT").actions == [BookStale("AAAUSDT", 11)]
+    assert session.live_book("AAAUSDT") is None and session.live_book("BBBUSDT") is not None
+    out = session.on_disconnected()
+    assert {a.symbol for a in out.actions if isinstance(a, BookResync)} == {"AAAUSDT", "BBBUSDT"}
+    assert session.live_book("BBBUSDT") is None
+
+
+def test_unsubscribed_symbols_are_forgotten_and_stream_limit_is_enforced() -> None:
+    session = live_session("BTCUSDT")
+    session.unsubscribe([depth_stream("BTCUSDT")])
+    assert session.on_frame(depth("BTCUSDT", 12, 12)).events == []
+    assert session.live_book("BTCUSDT") is None
+    with pytest.raises(ValueError, match="1024"):
+        session.subscribe(f"s{i}@trade" for i in range(1025))
+
+
+def test_pong_copies_the_ping_payload() -> None:
+    assert pong_payload(b"\x01\x02abc") == b"\x01\x02abc"
+    with pytest.raises(ValueError):
+        depth_stream("BTCUSDT", 250)
