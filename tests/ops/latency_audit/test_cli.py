@@ -150,3 +150,28 @@ def test_wrapper_script_without_venv_falls_back_to_module(tmp_path: Path, tuned_
                            "--only", "smt"], capture_output=True, text=True, timeout=60, check=False, env=env)
     assert done.returncode == 0, done.stderr
     assert "pass: 1 (smt)" in done.stdout
+
+
+def test_internal_error_in_one_check_exits_2_and_keeps_the_rest(
+    tuned_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from stanchion.ops.latency_audit import registry
+    from stanchion.ops.latency_audit.model import Result
+    from stanchion.ops.latency_audit.probe import Probe
+
+    def broken(_: Probe) -> Result:
+        raise ZeroDivisionError("bug")
+
+    registry.all_checks()
+    monkeypatch.setitem(registry._REGISTRY, "smt", dataclasses.replace(registry._REGISTRY["smt"], run=broken))
+    code, doc = cli_json(capsys, "--root", str(tuned_root))
+    assert code == doc["exit_code"] == 2
+    checks = {c["id"]: c for c in doc["checks"]}
+    assert checks["smt"]["status"] == "unknown"
+    assert checks["smt"]["message"] == "internal error: ZeroDivisionError: bug"
+    assert checks["cstates"]["status"] == "pass"
+    code, out, _ = cli(capsys, "--root", str(tuned_root))
+    assert code == 2
+    assert "internal errors (please report): smt" in out

@@ -196,6 +196,10 @@ def cstates(p: Probe) -> Result:  # noqa: C901, PLR0912 - the spec's rule has th
                 name = p.optional_text(f"{state}/name")
                 worst = latency
                 worst_where = f"{name.strip() if name else state.rsplit('/', 1)[1]} on cpu{cpu}"
+    for module in ("intel_idle", "processor"):
+        param = p.optional_text(f"/sys/module/{module}/parameters/max_cstate")
+        if param and param.strip():
+            limits += f"; {module}.max_cstate module value {param.strip()}"
     scope = f"isolated CPUs {format_cpulist(cpus)}" if isolated else f"all online CPUs {format_cpulist(cpus)}"
     qos_note = "" if qos == NO_CONSTRAINT_US else f", PM QoS {qos} us"
     observed = f"{worst} us ({worst_where})"
