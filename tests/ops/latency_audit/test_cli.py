@@ -175,3 +175,22 @@ def test_internal_error_in_one_check_exits_2_and_keeps_the_rest(
     code, out, _ = cli(capsys, "--root", str(tuned_root))
     assert code == 2
     assert "internal errors (please report): smt" in out
+
+
+def test_ethtool_ioctl_fallback_on_this_machine() -> None:
+    from stanchion.ops.latency_audit.parse import parse_ethtool_coalesce, parse_ethtool_rings
+
+    missing = HostFS._ethtool_ioctl(["ethtool", "-c", "nope0"])
+    assert not isinstance(missing, str) and "SIOCETHTOOL -c nope0" in missing.detail
+    bad = HostFS._ethtool_ioctl(["ethtool", "-c", "x" * 20])
+    assert not isinstance(bad, str) and "bad interface name" in bad.detail
+    assert not isinstance(HostFS._ethtool_ioctl(["ethtool", "-k", "lo"]), str)
+    net = Path("/sys/class/net")
+    physical = sorted(p.name for p in net.iterdir() if (p / "device").exists()) if net.is_dir() else []
+    for name in physical:  # whatever this machine has: the output must parse, or be a clear error
+        for flag, parser in (("-c", parse_ethtool_coalesce), ("-g", parse_ethtool_rings)):
+            out = HostFS._ethtool_ioctl(["ethtool", flag, name])
+            if isinstance(out, str):
+                parser(out)
+            else:
+                assert "SIOCETHTOOL" in out.detail

@@ -351,7 +351,7 @@ class HostFS:
             (p for p in (f"/usr/sbin/{argv[0]}", f"/sbin/{argv[0]}") if os.access(p, os.X_OK)), None
         )
         if exe is None:
-            return error(f"{argv[0]} not installed")
+            return self._ethtool_ioctl(argv) if argv[0] == "ethtool" else error(f"{argv[0]} not installed")
         env = {"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
         try:
             done = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -365,3 +365,16 @@ class HostFS:
             msg = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
             return error(f"{' '.join(argv)} exited {done.returncode}: {msg[-1] if msg else 'no output'}")
         return done.stdout.decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _ethtool_ioctl(argv: list[str]) -> str | Unread:
+        """``ethtool -c|-g IF`` through the SIOCETHTOOL ioctl when the binary is absent."""
+        from stanchion.ops.latency_audit import ethtool_ioctl
+
+        queries = {"-c": ethtool_ioctl.coalesce_text, "-g": ethtool_ioctl.rings_text}
+        if len(argv) != 3 or argv[1] not in queries:
+            return error("ethtool not installed")
+        try:
+            return queries[argv[1]](argv[2])
+        except OSError as exc:
+            return error(f"ethtool not installed; SIOCETHTOOL {argv[1]} {argv[2]}: {exc.strerror or exc}")
