@@ -53,7 +53,7 @@ def check_report(report: AuditReport) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def small_host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    host = tuned_bare_metal(2)
+    host = tuned_bare_metal(4)
     root = build(tmp_path_factory.mktemp("garbage"), host)
     return root, host
 

@@ -19,6 +19,7 @@ root is ever opened.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import re
 import shutil
@@ -306,8 +307,6 @@ class HostFS:
 
     def glob(self, pattern: str) -> list[str] | Unread:
         """Expand ``*``/``?``/``[]`` per path component (no ``**``)."""
-        import fnmatch
-
         results = ["/"]
         for part in [p for p in _normalise(pattern).split("/") if p]:
             nxt: list[str] = []

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from stanchion.ops.latency_audit.hostfs import HostFS, Unread, error
+from stanchion.ops.latency_audit.hostfs import HostFS, Unread
 from stanchion.ops.latency_audit.model import SkipCheck, UnknownInput
 from stanchion.ops.latency_audit.parse import (
     Cmdline,
@@ -127,15 +127,6 @@ class Recorder:
 
 
 # ---- derived facts --------------------------------------------------------------------------------
-
-
-@dataclass
-class Derived:
-    """A derived value, or why it is unknown, plus the inputs it came from."""
-
-    value: object
-    problem: str | None
-    inputs: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -503,7 +494,3 @@ def cpus_text(cpus: frozenset[int] | None) -> str:
     if cpus is None:
         return "unknown"
     return format_cpulist(cpus) or "(none)"
-
-
-def unread_error(detail: str) -> Unread:
-    return error(detail)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Final
 
 from stanchion.core.errors import LocalError
-from stanchion.ops.latency_audit.hostfs import HostFS, Unread
+from stanchion.ops.latency_audit.hostfs import HostFS
 from stanchion.ops.latency_audit.model import (
     STATUS_ORDER,
     CheckSpec,
@@ -104,13 +104,12 @@ def validate_ids(ids: frozenset[str], option: str) -> None:
         raise AuditUsageError(f"{option}: unknown check id(s) {', '.join(unknown)}")
 
 
-def _check_root(root: str) -> HostFS | None:
+def _check_root(root: str) -> None:
     path = Path(root)
     if not path.exists():
         raise AuditUsageError(f"--root {root}: no such directory")
     if not path.is_dir():
         raise AuditUsageError(f"--root {root}: not a directory")
-    return None
 
 
 def run_audit(options: AuditOptions) -> AuditReport:
@@ -181,7 +180,3 @@ def evaluate(spec: CheckSpec, snap: Snapshot, facts: Facts) -> Verdict:
         status = Status.WARN
         message = f"{message} [unverifiable: {result.unverifiable}]"
     return _verdict(spec, status, message, result.observed, probe.inputs, result.expected, result.remediation)
-
-
-def unread_text(value: str | Unread) -> str:
-    return value.render() if isinstance(value, Unread) else value
