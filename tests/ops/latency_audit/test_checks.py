@@ -180,6 +180,7 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("workqueue-cpumask", {"/sys/devices/virtual/workqueue/cpumask": None}, "skip", "absent"),
     ("workqueue-cpumask", {**NO_ISOLATION, "/sys/devices/virtual/workqueue/cpumask": "f\n"}, "skip", None),
     ("workqueue-cpumask", {"/sys/devices/virtual/workqueue/cpumask": "0x3\n"}, "unknown", "hex"),
+    ("workqueue-cpumask", {"/sys/devices/virtual/workqueue/cpumask": DENIED}, "unknown", "denied"),
     # 16-17 sysctl switches
     ("timer-migration", {}, "pass", None),
     ("timer-migration", {"/proc/sys/kernel/timer_migration": "1\n"}, "warn", None),

@@ -187,6 +187,8 @@ def test_hostfs_outcomes(tmp_path: Path) -> None:
     assert fs.listdir("/den") is DENIED_OUTCOME
     assert fs.exists("/den/f") is DENIED_OUTCOME
     assert fs.read_text("/one") is DENIED_OUTCOME
+    assert fs.exists("/one") is True  # listed itself: exists, unreadable (mode 000)
+    assert fs.exists("/nothing-here") is False
     assert fs.read_bytes("/big", 4) == b"zzzz"
     directory = fs.read_text("/a")
     assert not isinstance(directory, str) and directory.kind == "error"

@@ -280,11 +280,14 @@ class HostFS:
         return sorted(n for n in names if not (path == "/" and n == MANIFEST_DIR and self.fixture_mode))
 
     def exists(self, path: str) -> bool | Unread:
-        """True/False, or ``denied`` when the path lies in a denied directory."""
+        """True/False, or ``denied`` when the path lies in a denied directory. A path
+        listed in the manifest itself exists (like a file with mode 000)."""
         path = _normalise(path)
         parent = path.rsplit("/", 1)[0] or "/"
         if path != "/" and self._is_denied(parent):
             return DENIED
+        if self._is_denied(path):
+            return True
         host = self._host_path(path)
         if isinstance(host, Unread):
             return host
