@@ -144,8 +144,11 @@ def irq_affinity(p: Probe) -> Result:
         if cpu in table.cpus:
             col = table.cpus.index(cpu)
             total = sum(row[col] for row in table.numeric.values() if len(row) > col)
-            counts.append(f"cpu{cpu}: {total}")
-    evidence = f" (device IRQ counts on isolated CPUs: {', '.join(counts)})" if counts else ""
+            # local timer / IPI rows are reported, not judged
+            system = ", ".join(f"{name} {table.named[name][col]}" for name in ("LOC", "RES", "CAL", "TLB")
+                               if len(table.named.get(name, ())) > col)
+            counts.append(f"cpu{cpu}: {total}" + (f" ({system})" if system else ""))
+    evidence = f" (device IRQ counts on isolated CPUs: {'; '.join(counts)})" if counts else ""
     if on_isolated:
         shown = ", ".join(on_isolated[:12]) + (" …" if len(on_isolated) > 12 else "")
         return failed(f"{len(on_isolated)} IRQ(s) can fire on isolated CPUs: {shown}{evidence}",
@@ -248,10 +251,18 @@ def workqueue_cpumask(p: Probe) -> Result:
         raise SkipCheck(f"{path} absent")
     isolated = _require_isolated(p)
     mask = p.parse(path, p.required_text(path), parse_hexmask)
+    writeback = p.optional_text("/sys/bus/workqueue/devices/writeback/cpumask")
+    if writeback and writeback.strip():
+        try:
+            note = f"; writeback cpumask {format_cpulist(parse_hexmask(writeback))}"
+        except ParseError:
+            note = ""
+    else:
+        note = ""
     if mask & isolated:
-        return warned(f"unbound kworkers may run on isolated CPUs {format_cpulist(mask & isolated)}",
+        return warned(f"unbound kworkers may run on isolated CPUs {format_cpulist(mask & isolated)}{note}",
                       format_cpulist(mask))
-    return passed(f"unbound workqueues confined to {format_cpulist(mask)}", format_cpulist(mask))
+    return passed(f"unbound workqueues confined to {format_cpulist(mask)}{note}", format_cpulist(mask))
 
 
 @check(

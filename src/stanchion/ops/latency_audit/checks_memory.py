@@ -92,6 +92,9 @@ def thp_enabled(p: Probe) -> Result:
     state = thp_state(p)
     cmd = p.cmdline().render("transparent_hugepage")
     note = f"; cmdline {cmd}" if cmd != "(none)" else ""
+    shmem = p.optional_text(f"{THP}/shmem_enabled")
+    if shmem and "[" in shmem:
+        note += f"; shmem {bracketed_choice(shmem)}"
     if not state.built:
         return passed("THP not built into this kernel", "not built")
     if state.pmd == "always":
