@@ -6,9 +6,11 @@ levels per side, updates concentrated near the top, 20 % removals). Quantity
 strings repeat about as often as in the real capture (~40 % seen before), price
 strings mostly repeat (levels near the top).
 
-* ``stanchion``: ``BinanceCodec.decode_market`` (msgspec, strings → ints with
-  bounded memo) → ``BookSyncer.on_diff`` (sequence check, ``L2Book.apply``,
-  crossed check) → ``best_bid()``/``best_ask()``.
+* ``stanchion``: ``BinanceCodec.depth_wire`` (one typed msgspec decode) →
+  ``BookSyncer.on_text_diff`` (sequence check, strings parsed exactly straight
+  into ``L2Book``, crossed check) → ``best_bid()``/``best_ask()``. Also timed:
+  the same through ``BinanceStreamSession.on_frame``, and through immutable int
+  ``BookDelta`` events (``decode_market`` → ``on_diff``).
 * ``cryptofeed-style``: ``orjson.loads`` → ``Decimal`` per string →
   ``sortedcontainers.SortedDict`` per side (+ the same U/u check) →
   ``peekitem``.
@@ -35,6 +37,7 @@ from stanchion.book.l2 import L2Book
 from stanchion.book.sync import BookLive, BookSyncer
 from stanchion.model.market import BookDelta
 from stanchion.venues.binance.codec import BinanceCodec
+from stanchion.venues.binance.session import BinanceStreamSession
 
 SYMBOL = "BTCUSDT"
 MID_TICKS = 4_300_000  # 43,000.00 on a 0.01 tick
@@ -115,29 +118,74 @@ Pipeline = tuple[int, tuple[object, object]]
 
 
 def _ours(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
+    """The adapter's hot path: typed decode, strings parsed straight into the book."""
     codec = BinanceCodec()
     syncer = BookSyncer(SYMBOL)
-    decode = codec.decode_market
-    on_diff = syncer.on_diff
-    first = decode(frames[0])
-    assert isinstance(first, BookDelta)
-    on_diff(first)
-    actions = syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
-    second = decode(frames[1])
-    assert isinstance(second, BookDelta)
-    actions = on_diff(second)
+    depth_wire = codec.depth_wire
+    first = depth_wire(frames[0])
+    assert first is not None
+    syncer.on_text_diff(first.U, first.u, first.E, first.b, first.a)
+    syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
+    second = depth_wire(frames[1])
+    assert second is not None
+    actions = syncer.on_text_diff(second.U, second.u, second.E, second.b, second.a)
     assert any(isinstance(a, BookLive) for a in actions), actions
     book = syncer.live_book()
     assert book is not None
     best_bid = book.best_bid
     best_ask = book.best_ask
+    on_text_diff = syncer.on_text_diff
+
+    def stream() -> Pipeline:
+        top: tuple[object, object] = (None, None)
+        for frame in frames[2:]:
+            wire = depth_wire(frame)
+            on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
+            top = (best_bid(), best_ask())
+        assert syncer.live_book() is not None
+        return len(frames) - 2, top
+
+    return stream
+
+
+def _ours_session(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
+    """The same through BinanceStreamSession.on_frame (what an adapter calls per frame)."""
+    session = BinanceStreamSession()
+    session.subscribe_depth([SYMBOL])
+    session.on_frame(frames[0])
+    session.on_snapshot(SYMBOL, snapshot)
+    session.on_frame(frames[1])
+    book = session.live_book(SYMBOL)
+    assert book is not None
+    on_frame = session.on_frame
+
+    def stream() -> Pipeline:
+        top: tuple[object, object] = (None, None)
+        for frame in frames[2:]:
+            if on_frame(frame).book_updated:
+                top = (book.best_bid(), book.best_ask())
+        return len(frames) - 2, top
+
+    return stream
+
+
+def _ours_deltas(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
+    """Decode to immutable int BookDelta events first, then apply (normalized events for a bus)."""
+    codec = BinanceCodec()
+    syncer = BookSyncer(SYMBOL)
+    decode = codec.decode_market
+    syncer.on_diff(decode(frames[0]))  # type: ignore[arg-type]
+    syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
+    syncer.on_diff(decode(frames[1]))  # type: ignore[arg-type]
+    book = syncer.live_book()
+    assert book is not None
+    on_diff = syncer.on_diff
 
     def stream() -> Pipeline:
         top: tuple[object, object] = (None, None)
         for frame in frames[2:]:
             on_diff(decode(frame))  # type: ignore[arg-type]
-            top = (best_bid(), best_ask())
-        assert syncer.live_book() is not None
+            top = (book.best_bid(), book.best_ask())
         return len(frames) - 2, top
 
     return stream
@@ -312,6 +360,7 @@ def run(quick: bool) -> list[Result]:
 
     # Same final top of book from all three (exact values compared as decimal strings).
     _, ours_top = _ours(snapshot, frames)()
+    assert _ours_session(snapshot, frames)()[1] == ours_top == _ours_deltas(snapshot, frames)()[1]
     _, cf_top = _cryptofeed_style(snapshot, frames)()
     _, nt_top = _nautilus(snapshot, frames)()
     (ob, oq), (oa, oaq) = ours_top  # type: ignore[misc]
@@ -322,7 +371,14 @@ def run(quick: bool) -> list[Result]:
     rows: list[Result] = []
     pipeline = "book.binance_diff_pipeline"
     samples = {}
-    for name, fn in (("stanchion", _ours), ("cryptofeed-style", _cryptofeed_style), ("nautilus_trader 1.221", _nautilus)):
+    variants = (
+        ("stanchion", _ours),
+        ("stanchion via session.on_frame", _ours_session),
+        ("stanchion via BookDelta events", _ours_deltas),
+        ("cryptofeed-style", _cryptofeed_style),
+        ("nautilus_trader 1.221", _nautilus),
+    )
+    for name, fn in variants:
         samples[name] = _timed_stream(fn, snapshot, frames, repeats)
     for name, values in samples.items():
         rows.append(
@@ -398,18 +454,22 @@ def run(quick: bool) -> list[Result]:
 def _per_message_percentiles(snapshot: bytes, frames: list[bytes]) -> Result:
     codec = BinanceCodec()
     syncer = BookSyncer(SYMBOL)
-    syncer.on_diff(codec.decode_market(frames[0]))  # type: ignore[arg-type]
-    syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
-    syncer.on_diff(codec.decode_market(frames[1]))  # type: ignore[arg-type]
+    for frame in frames[:2]:
+        wire = codec.depth_wire(frame)
+        assert wire is not None
+        syncer.on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
+        if syncer.buffered():
+            syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
     book = syncer.live_book()
     assert book is not None
     clock = time.perf_counter_ns
     durations = []
-    decode = codec.decode_market
-    on_diff = syncer.on_diff
+    depth_wire = codec.depth_wire
+    on_text_diff = syncer.on_text_diff
     for frame in frames[2:]:
         start = clock()
-        on_diff(decode(frame))  # type: ignore[arg-type]
+        wire = depth_wire(frame)
+        on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
         book.best_bid()
         book.best_ask()
         durations.append(clock() - start)

@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stanchion.book.l2 import L2Book
+from stanchion.core.errors import ParseError
+from stanchion.core.fixedpoint import format_fixed, parse_fixed
 
 prices = st.integers(min_value=1, max_value=60)
 qtys = st.one_of(st.just(0), st.integers(min_value=1, max_value=5))  # many removals
@@ -66,3 +68,48 @@ def test_snapshot_load_then_updates_equals_updates_alone(
         copy.apply(bids, asks)
         assert copy == source
         assert copy.best_bid() == source.best_bid() and copy.best_ask() == source.best_ask()
+
+
+# --- the decimal-string path: exactly parse_fixed, or a ParseError ---------------------------
+
+odd_text = st.text(alphabet="0123456789.-+e _١²\u00a0", max_size=30)
+valid_text = st.integers(min_value=0, max_value=10**12).map(lambda v: format_fixed(v, 8))
+trimmed_text = st.integers(min_value=0, max_value=10**12).map(lambda v: format_fixed(v, 8, -1))
+text_level = st.tuples(st.one_of(valid_text, trimmed_text, odd_text), st.one_of(valid_text, trimmed_text, odd_text))
+
+
+def _parse(text: str) -> int | None:
+    try:
+        return parse_fixed(text, 8)
+    except ParseError:
+        return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.lists(text_level, max_size=6), st.lists(text_level, max_size=6)), max_size=12),
+       st.integers(min_value=1, max_value=4))
+def test_apply_text_equals_apply_of_parse_fixed(
+    batches: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]], memo: int
+) -> None:
+    text_book = L2Book("X", price_memo=memo)  # tiny memo: exercises clearing
+    int_book = L2Book("X")
+    for bids, asks in batches:
+        parsed_bids = [(_parse(p), _parse(q)) for p, q in bids]
+        parsed_asks = [(_parse(p), _parse(q)) for p, q in asks]
+        valid = all(p is not None and q is not None for p, q in parsed_bids + parsed_asks)
+        if valid:
+            text_book.apply_text(bids, asks)
+            int_book.apply(parsed_bids, parsed_asks)  # type: ignore[arg-type]
+            assert text_book.same_levels(int_book)
+            assert text_book.best_bid() == int_book.best_bid() and text_book.best_ask() == int_book.best_ask()
+            assert text_book.parse_levels(bids) == tuple(parsed_bids)
+        else:
+            try:
+                text_book.apply_text(bids, asks)
+            except ParseError:
+                pass
+            else:
+                raise AssertionError(f"accepted invalid levels {bids} {asks}")
+            # A rejected message leaves the book unusable: start both again (the syncer resyncs).
+            text_book.clear()
+            int_book.clear()

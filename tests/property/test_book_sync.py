@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stanchion.book.sync import BookSyncer, FetchSnapshot
+from stanchion.core.fixedpoint import format_fixed
 from stanchion.model.market import BookDelta, BookSnapshot
 
 Truth = tuple[dict[int, int], dict[int, int]]
@@ -57,7 +58,18 @@ def perturb(rng: random.Random, diffs: list[BookDelta], p_drop: float, p_dup: fl
     return order
 
 
-def run(seed: int, n: int, p_drop: float, p_dup: float, p_swap: float, delay: int, checks: list[int] | None = None) -> BookSyncer:
+def _text(delta: BookDelta) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    return (
+        [(format_fixed(p, 8), format_fixed(q, 8)) for p, q in delta.bids],
+        [(format_fixed(p, 8, -1), format_fixed(q, 8, -1)) for p, q in delta.asks],
+    )
+
+
+def run(
+    seed: int, n: int, p_drop: float, p_dup: float, p_swap: float, delay: int,
+    checks: list[int] | None = None, text: bool = False,
+) -> BookSyncer:
+    """``text``: feed the diffs as decimal strings (``on_text_diff``, the hot path)."""
     rng = random.Random(seed)
     diffs, truth = venue_stream(rng, n)
     syncer = BookSyncer("X", max_buffer=50)
@@ -66,7 +78,11 @@ def run(seed: int, n: int, p_drop: float, p_dup: float, p_swap: float, delay: in
         delta = diffs[index]
         # The venue's "now" is the newest diff it has produced so far.
         venue_now = max(diffs[i].final_update_id for i in range(index + 1))
-        actions = list(syncer.on_diff(delta))
+        if text:
+            bids, asks = _text(delta)
+            actions = list(syncer.on_text_diff(delta.first_update_id, delta.final_update_id, 0, bids, asks))
+        else:
+            actions = list(syncer.on_diff(delta))
         for due, snapshot in [p for p in pending if p[0] <= step]:
             pending.remove((due, snapshot))
             actions += syncer.on_snapshot(snapshot)
@@ -92,15 +108,18 @@ def run(seed: int, n: int, p_drop: float, p_dup: float, p_swap: float, delay: in
     p_dup=st.sampled_from((0.0, 0.05, 0.2)),
     p_swap=st.sampled_from((0.0, 0.05, 0.2)),
     delay=st.integers(min_value=0, max_value=5),
+    text=st.booleans(),
 )
-def test_a_live_book_always_equals_the_truth(seed: int, p_drop: float, p_dup: float, p_swap: float, delay: int) -> None:
-    run(seed, 120, p_drop, p_dup, p_swap, delay)
+def test_a_live_book_always_equals_the_truth(
+    seed: int, p_drop: float, p_dup: float, p_swap: float, delay: int, text: bool
+) -> None:
+    run(seed, 120, p_drop, p_dup, p_swap, delay, text=text)
 
 
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(min_value=0, max_value=2**32), delay=st.integers(min_value=0, max_value=5))
 def test_a_clean_stream_goes_live_and_stays_live(seed: int, delay: int) -> None:
-    syncer = run(seed, 80, 0.0, 0.0, 0.0, delay)
+    syncer = run(seed, 80, 0.0, 0.0, 0.0, delay, text=seed % 2 == 0)
     assert syncer.live_book() is not None
     assert syncer.stats.resyncs == 0
 
@@ -116,6 +135,6 @@ def test_the_perturbed_runs_do_reach_live_after_resyncs() -> None:
     """Guard against a vacuous property: gaps cause resyncs, and books come back LIVE."""
     checks: list[int] = []
     for seed in range(20):
-        run(seed, 200, 0.05, 0.05, 0.05, 2, checks)
+        run(seed, 200, 0.05, 0.05, 0.05, 2, checks, text=seed % 2 == 0)
     assert any(resyncs > 0 for resyncs in checks), "no LIVE book was ever checked after a resync"
     assert len(checks) > 500

@@ -15,6 +15,14 @@ outnumber live ones, so memory stays proportional to the book.
 Sentinels instead of ``None`` keep the update loop to one comparison per
 insert: for bids "empty" is -1 (any price beats it) and "dirty" is a value
 above any price (no price beats it, no price equals it); for asks the reverse.
+
+Venues send levels as decimal strings. :meth:`L2Book.apply_text` parses them
+straight into the update loop (one pass, no intermediate tuples): a price string
+seen recently is one lookup in a bounded memo (prices repeat near the top of a
+book); a new string of the exact shape ``<digits>.<scale digits>`` is converted
+inline (``isdigit() and isascii()`` after removing the one dot admit exactly the
+ASCII digits; the dot's position fixes the scale); anything else goes through
+``parse_fixed``, which accepts every valid form and explains invalid ones.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import heapq
 from collections.abc import Iterable
 from typing import Final
 
+from stanchion.core.errors import ParseError
+from stanchion.core.fixedpoint import MAX_WHOLE_DIGITS, parse_fixed
 from stanchion.model.market import BookDelta, BookSnapshot, Level
 
 _BIG: Final = 1 << 200  # above any price a venue can send (20 integer digits + 18 decimals < 2**200)
@@ -31,15 +41,52 @@ _BID_DIRTY: Final = _BIG
 _ASK_EMPTY: Final = _BIG
 _ASK_DIRTY: Final = -1
 _COMPACT_SLACK: Final = 64
+DEFAULT_PRICE_MEMO: Final = 65_536
+
+TextLevel = tuple[str, str]
+"""``("price", "qty")`` as the venue wrote them (Binance: ``["0.35130000", "6195.00000000"]``)."""
+
+
+def _shape(scale: int) -> tuple[int, int, int]:
+    """(dot index from the end, min length, max length) of ``<digits>.<scale digits>``;
+    scale 0 has no such shape (min length unreachable: always parse_fixed)."""
+    return (-(scale + 1), scale + 2 if scale else 1 << 30, scale + 1 + MAX_WHOLE_DIGITS)
 
 
 class L2Book:
     """Price-level book for one symbol. Not thread-safe (one event loop)."""
 
-    __slots__ = ("_ask_heap", "_asks", "_best_ask", "_best_bid", "_bid_heap", "_bids", "symbol")
+    __slots__ = (
+        "_ask_heap",
+        "_asks",
+        "_best_ask",
+        "_best_bid",
+        "_bid_heap",
+        "_bids",
+        "_memo_limit",
+        "_price_memo",
+        "_price_shape",
+        "_qty_shape",
+        "_qty_zero",
+        "price_scale",
+        "qty_scale",
+        "symbol",
+    )
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(
+        self, symbol: str, *, price_scale: int = 8, qty_scale: int = 8, price_memo: int = DEFAULT_PRICE_MEMO
+    ) -> None:
+        """``price_scale``/``qty_scale``: decimals of the ints (Binance writes 8)."""
+        if price_memo <= 0:
+            raise ValueError("price_memo must be positive")
         self.symbol = symbol
+        self.price_scale = price_scale
+        self.qty_scale = qty_scale
+        self._price_memo: dict[str, int] = {}
+        self._memo_limit = price_memo
+        self._price_shape = _shape(price_scale)
+        self._qty_shape = _shape(qty_scale)
+        self._qty_zero = "0." + "0" * qty_scale if qty_scale else "0"
         self._bids: dict[int, int] = {}
         self._asks: dict[int, int] = {}
         self._bid_heap: list[int] = []  # negated prices: a max-heap
@@ -50,6 +97,7 @@ class L2Book:
     # --- writes ----------------------------------------------------------------------
 
     def clear(self) -> None:
+        """Empty the book (the price memo is kept: it holds no book state)."""
         self._bids.clear()
         self._asks.clear()
         self._bid_heap.clear()
@@ -112,6 +160,134 @@ class L2Book:
             self._ask_heap = list(side)
             heapq.heapify(self._ask_heap)
 
+    def apply_text(self, bids: Iterable[TextLevel], asks: Iterable[TextLevel]) -> None:
+        """Apply decimal-string level updates (the venue's own text), parsed exactly.
+
+        Raises :class:`ParseError` on a malformed number; levels before it in the
+        message are applied already, so the caller must treat the book as wrong
+        (the syncer resyncs).
+        """
+        self._apply_text_bids(bids)
+        self._apply_text_asks(asks)
+
+    def _apply_text_bids(self, bids: Iterable[TextLevel]) -> None:
+        memo = self._price_memo
+        memo_get = memo.get
+        q_dot, q_min, q_max = self._qty_shape
+        zero = self._qty_zero
+        push = heapq.heappush
+        side = self._bids
+        heap = self._bid_heap
+        best = self._best_bid
+        try:
+            for price_text, qty_text in bids:
+                price = memo_get(price_text)
+                if price is None:
+                    price = self._new_price(price_text)
+                if qty_text == zero:  # a removal: the commonest quantity by far
+                    qty = 0
+                elif (
+                    q_min <= len(qty_text) <= q_max
+                    and qty_text[q_dot] == "."
+                    and (digits := qty_text.replace(".", "", 1)).isdigit()
+                    and digits.isascii()
+                ):
+                    qty = int(digits)
+                else:
+                    qty = parse_fixed(qty_text, self.qty_scale)
+                if qty:
+                    if price not in side:
+                        push(heap, -price)
+                        if price > best:  # noqa: PLR1730
+                            best = price
+                    side[price] = qty
+                elif side.pop(price, None) is not None and price == best:
+                    best = _BID_DIRTY
+        except TypeError as exc:  # a level that is not two strings
+            raise ParseError(f"{self.symbol}: malformed bid level: {exc}") from exc
+        finally:
+            self._best_bid = best
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._bid_heap = [-p for p in side]
+            heapq.heapify(self._bid_heap)
+
+    def _apply_text_asks(self, asks: Iterable[TextLevel]) -> None:
+        memo = self._price_memo
+        memo_get = memo.get
+        q_dot, q_min, q_max = self._qty_shape
+        zero = self._qty_zero
+        push = heapq.heappush
+        side = self._asks
+        heap = self._ask_heap
+        best = self._best_ask
+        try:
+            for price_text, qty_text in asks:
+                price = memo_get(price_text)
+                if price is None:
+                    price = self._new_price(price_text)
+                if qty_text == zero:  # a removal: the commonest quantity by far
+                    qty = 0
+                elif (
+                    q_min <= len(qty_text) <= q_max
+                    and qty_text[q_dot] == "."
+                    and (digits := qty_text.replace(".", "", 1)).isdigit()
+                    and digits.isascii()
+                ):
+                    qty = int(digits)
+                else:
+                    qty = parse_fixed(qty_text, self.qty_scale)
+                if qty:
+                    if price not in side:
+                        push(heap, price)
+                        if price < best:  # noqa: PLR1730
+                            best = price
+                    side[price] = qty
+                elif side.pop(price, None) is not None and price == best:
+                    best = _ASK_DIRTY
+        except TypeError as exc:
+            raise ParseError(f"{self.symbol}: malformed ask level: {exc}") from exc
+        finally:
+            self._best_ask = best
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._ask_heap = list(side)
+            heapq.heapify(self._ask_heap)
+
+    def parse_levels(self, levels: Iterable[TextLevel]) -> tuple[Level, ...]:
+        """Decimal-string levels → int levels at this book's scales (same rules as apply_text)."""
+        out: list[Level] = []
+        try:
+            for price_text, qty_text in levels:
+                price = self._price_memo.get(price_text)
+                if price is None:
+                    price = self._new_price(price_text)
+                out.append((price, self._parse(qty_text, self.qty_scale, self._qty_shape)))
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ParseError):
+                raise
+            raise ParseError(f"{self.symbol}: malformed level: {exc}") from exc
+        return tuple(out)
+
+    def _new_price(self, text: str) -> int:
+        price = self._parse(text, self.price_scale, self._price_shape)
+        memo = self._price_memo
+        if len(memo) >= self._memo_limit:
+            memo.clear()  # bounded: memory stays flat over days
+        memo[text] = price
+        return price
+
+    def _parse(self, text: object, scale: int, shape: tuple[int, int, int]) -> int:
+        if type(text) is not str:
+            raise ParseError(f"{self.symbol}: expected a decimal string, got {type(text).__name__}")
+        dot, low, high = shape
+        if (
+            low <= len(text) <= high
+            and text[dot] == "."
+            and (digits := text.replace(".", "", 1)).isdigit()
+            and digits.isascii()
+        ):
+            return int(digits)
+        return parse_fixed(text, scale)
+
     def set_level(self, is_bid: bool, price: int, qty: int) -> None:
         """One level update (tests and tools; the hot path uses :meth:`apply`)."""
         if is_bid:
@@ -148,9 +324,14 @@ class L2Book:
 
     def is_crossed(self) -> bool:
         """True when best bid >= best ask: the book is wrong and must be resynced."""
-        bid = self.best_bid_price()
-        ask = self.best_ask_price()
-        return bid is not None and ask is not None and bid >= ask
+        bid = self._best_bid
+        if bid == _BID_DIRTY:
+            bid = self._recompute_bid()
+        ask = self._best_ask
+        if ask == _ASK_DIRTY:
+            ask = self._recompute_ask()
+        # An empty side never crosses: empty bid is -1, empty ask is above any price.
+        return bid >= ask
 
     def top(self, depth: int) -> tuple[list[Level], list[Level]]:
         """The ``depth`` best levels of each side: bids high→low, asks low→high."""

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from stanchion.book.l2 import L2Book
+from stanchion.book.l2 import L2Book, TextLevel
+from stanchion.core.errors import ParseError
 from stanchion.core.state_machine import StateMachine, TransitionTable
 from stanchion.model.market import BookDelta, BookSnapshot
 
@@ -70,6 +71,7 @@ class ResyncReason(enum.Enum):
     SNAPSHOT_GAP = "snapshot_gap"  # first diff after the snapshot does not straddle it
     CROSSED = "crossed"
     BUFFER_OVERFLOW = "buffer_overflow"
+    MALFORMED = "malformed"  # a diff with an unparsable level: its changes are lost
     RESET = "reset"  # the caller reconnected or unsubscribed
 
 
@@ -96,9 +98,12 @@ class BookResync:
     reason: ResyncReason
     expected: int | None
     got: int | None
+    message: str = ""
 
     @property
     def detail(self) -> str:
+        if self.reason is ResyncReason.MALFORMED:
+            return f"malformed diff u={self.got}: {self.message}"
         if self.reason is ResyncReason.GAP:
             return f"gap: U={self.got}, expected <= {self.expected}"
         if self.reason is ResyncReason.SNAPSHOT_GAP:
@@ -138,16 +143,18 @@ class BookSyncer:
         "_machine",
         "_max_buffer",
         "_snapshot_loaded",
+        "_state",
         "stats",
         "symbol",
     )
 
-    def __init__(self, symbol: str, *, max_buffer: int = 10_000) -> None:
+    def __init__(self, symbol: str, *, max_buffer: int = 10_000, price_scale: int = 8, qty_scale: int = 8) -> None:
         if max_buffer <= 0:
             raise ValueError("max_buffer must be positive")
         self.symbol = symbol
-        self._book = L2Book(symbol)
+        self._book = L2Book(symbol, price_scale=price_scale, qty_scale=qty_scale)
         self._machine = StateMachine(SYNC_TRANSITIONS, SyncState.SYNCING)
+        self._state = SyncState.SYNCING  # mirror of the machine's state, read on every diff
         self._buffer: deque[BookDelta] = deque()
         self._max_buffer = max_buffer
         self._first_buffered_u: int | None = None
@@ -160,7 +167,7 @@ class BookSyncer:
 
     @property
     def state(self) -> SyncState:
-        return self._machine.state
+        return self._state
 
     @property
     def last_update_id(self) -> int:
@@ -169,7 +176,7 @@ class BookSyncer:
 
     def live_book(self) -> L2Book | None:
         """The book, only while LIVE; None while syncing or stale."""
-        return self._book if self._machine.state is SyncState.LIVE else None
+        return self._book if self._state is SyncState.LIVE else None
 
     def buffered(self) -> int:
         return len(self._buffer)
@@ -178,7 +185,7 @@ class BookSyncer:
 
     def on_diff(self, delta: BookDelta) -> Sequence[SyncAction]:
         """Feed one ``depthUpdate`` diff (in arrival order)."""
-        if self._machine.state is SyncState.SYNCING:
+        if self._state is SyncState.SYNCING:
             return self._on_diff_syncing(delta)
         last = self._last_update_id
         if delta.final_update_id <= last:
@@ -192,14 +199,74 @@ class BookSyncer:
         self.stats.diffs_applied += 1
         if book.is_crossed():
             return self._restart(ResyncReason.CROSSED, expected=None, got=delta.final_update_id, keep=None)
-        if self._machine.state is SyncState.STALE:
-            self._machine.trigger(SyncTrigger.VALID_UPDATE)
+        if self._state is SyncState.STALE:
+            self._trigger(SyncTrigger.VALID_UPDATE)
             return (BookLive(self.symbol, delta.final_update_id),)
         return _NO_ACTIONS
 
+    def on_text_diff(
+        self,
+        first_update_id: int,
+        final_update_id: int,
+        event_time_ms: int,
+        bids: Sequence[TextLevel],
+        asks: Sequence[TextLevel],
+    ) -> Sequence[SyncAction]:
+        """Like :meth:`on_diff`, with the levels as the venue's decimal strings.
+
+        The hot path: while LIVE the strings are parsed straight into the book
+        (:meth:`L2Book.apply_text`), with no intermediate objects. A malformed
+        number discards the book (its diff is lost) and returns a MALFORMED
+        resync instead of raising, so the caller's loop keeps going.
+        """
+        if self._state is SyncState.SYNCING:
+            try:
+                delta = self._parsed(first_update_id, final_update_id, event_time_ms, bids, asks)
+            except ParseError as exc:
+                return self._malformed(final_update_id, exc)
+            return self._on_diff_syncing(delta)
+        last = self._last_update_id
+        if final_update_id <= last:
+            self.stats.diffs_ignored += 1
+            return _NO_ACTIONS
+        if first_update_id > last + 1:
+            keep: BookDelta | None
+            try:
+                keep = self._parsed(first_update_id, final_update_id, event_time_ms, bids, asks)
+            except ParseError:
+                keep = None  # the next valid diff starts the new attempt
+            return self._restart(ResyncReason.GAP, expected=last + 1, got=first_update_id, keep=keep)
+        book = self._book
+        try:
+            book.apply_text(bids, asks)
+        except ParseError as exc:
+            return self._malformed(final_update_id, exc)
+        self._last_update_id = final_update_id
+        self.stats.diffs_applied += 1
+        if book.is_crossed():
+            return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
+        if self._state is SyncState.STALE:
+            self._trigger(SyncTrigger.VALID_UPDATE)
+            return (BookLive(self.symbol, final_update_id),)
+        return _NO_ACTIONS
+
+    def _trigger(self, trigger: SyncTrigger) -> None:
+        self._state = self._machine.trigger(trigger)
+
+    def _parsed(
+        self, first: int, final: int, event_time_ms: int, bids: Sequence[TextLevel], asks: Sequence[TextLevel]
+    ) -> BookDelta:
+        book = self._book
+        return BookDelta(self.symbol, first, final, event_time_ms, book.parse_levels(bids), book.parse_levels(asks))
+
+    def _malformed(self, final_update_id: int, error: ParseError) -> Sequence[SyncAction]:
+        return self._restart(
+            ResyncReason.MALFORMED, expected=None, got=final_update_id, keep=None, message=str(error)
+        )
+
     def on_snapshot(self, snapshot: BookSnapshot) -> Sequence[SyncAction]:
         """Feed a depth snapshot fetched after a :class:`FetchSnapshot`."""
-        if self._machine.state is not SyncState.SYNCING or self._snapshot_loaded:
+        if self._state is not SyncState.SYNCING or self._snapshot_loaded:
             return _NO_ACTIONS  # a late answer to an earlier request: the book is synced already
         first_u = self._first_buffered_u
         if first_u is None:
@@ -225,14 +292,14 @@ class BookSyncer:
 
     def mark_stale(self) -> Sequence[SyncAction]:
         """The caller saw no data for too long: hide the book until a valid diff arrives."""
-        if self._machine.state is SyncState.LIVE:
-            self._machine.trigger(SyncTrigger.MARKED_STALE)
+        if self._state is SyncState.LIVE:
+            self._trigger(SyncTrigger.MARKED_STALE)
             return (BookStale(self.symbol, self._last_update_id),)
         return _NO_ACTIONS
 
     def reset(self) -> Sequence[SyncAction]:
         """Discard everything (reconnect, resubscribe). The next diff starts a new sync."""
-        self._machine.trigger(SyncTrigger.INVALIDATED)
+        self._trigger(SyncTrigger.INVALIDATED)
         self._clear()
         self.stats.resyncs += 1
         return (BookResync(self.symbol, ResyncReason.RESET, None, None),)
@@ -287,16 +354,22 @@ class BookSyncer:
             return _NO_ACTIONS  # still waiting for the diff that straddles lastUpdateId + 1
         if book.is_crossed():
             return self._restart(ResyncReason.CROSSED, expected=None, got=self._last_update_id, keep=None)
-        self._machine.trigger(SyncTrigger.SYNCED)
+        self._trigger(SyncTrigger.SYNCED)
         return (BookLive(self.symbol, self._last_update_id),)
 
     def _restart(
-        self, reason: ResyncReason, *, expected: int | None, got: int | None, keep: BookDelta | None
+        self,
+        reason: ResyncReason,
+        *,
+        expected: int | None,
+        got: int | None,
+        keep: BookDelta | None,
+        message: str = "",
     ) -> Sequence[SyncAction]:
-        self._machine.trigger(SyncTrigger.INVALIDATED)
+        self._trigger(SyncTrigger.INVALIDATED)
         self._clear()
         self.stats.resyncs += 1
-        actions: list[SyncAction] = [BookResync(self.symbol, reason, expected, got)]
+        actions: list[SyncAction] = [BookResync(self.symbol, reason, expected, got, message)]
         if keep is not None:
             # The diff that revealed the problem is a valid diff of the stream:
             # it becomes the first buffered event of the new attempt (step 1).

@@ -69,7 +69,7 @@ def test_response_to_an_unknown_request_is_a_parse_error() -> None:
 
 
 def test_first_diff_asks_for_a_snapshot_and_books_go_live() -> None:
-    session = BinanceStreamSession()
+    session = BinanceStreamSession(emit_book_deltas=True)
     session.subscribe_depth(["BTCUSDT"])
     out = session.on_frame(depth("BTCUSDT", 9, 11))
     assert out.actions == [FetchSnapshot("BTCUSDT", 1, "first diff buffered")] and out.events == []
@@ -79,8 +79,29 @@ def test_first_diff_asks_for_a_snapshot_and_books_go_live() -> None:
     assert session.on_snapshot("BTCUSDT", snapshot(10)).actions == [BookLive("BTCUSDT", 11)]
     out = session.on_frame(depth("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]]))
     assert len(out.events) == 1 and isinstance(out.events[0], BookDelta)
+    assert out.events[0].bids == ((100 * 10**8, 5 * 10**8),) and out.book_updated == "BTCUSDT"
     book = session.live_book("btcusdt")
     assert book is not None and book.best_bid() == (100 * 10**8, 5 * 10**8)
+
+
+def test_without_delta_events_the_output_names_the_updated_book() -> None:
+    session = live_session("BTCUSDT")
+    out = session.on_frame(depth("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]]))
+    assert out.events == [] and out.book_updated == "BTCUSDT"
+    raw = msgspec.json.encode({"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 13, "u": 13, "b": [], "a": []})
+    assert session.on_frame(raw).book_updated == "BTCUSDT"  # a raw (non-combined) frame too
+
+
+def test_a_malformed_level_resyncs_that_book_only() -> None:
+    session = live_session("AAAUSDT", "BBBUSDT")
+    out = session.on_frame(depth("AAAUSDT", 12, 12, [["100.00000000", "1e5"]]))
+    assert len(out.actions) == 1
+    resync = out.actions[0]
+    assert isinstance(resync, BookResync) and resync.reason is ResyncReason.MALFORMED
+    assert "exponent" in resync.detail
+    assert session.live_book("AAAUSDT") is None and session.live_book("BBBUSDT") is not None
+    # The next diff restarts the procedure.
+    assert isinstance(session.on_frame(depth("AAAUSDT", 13, 13)).actions[0], FetchSnapshot)
 
 
 def test_a_gap_on_one_symbol_leaves_the_other_live() -> None:

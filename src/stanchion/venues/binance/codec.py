@@ -155,6 +155,8 @@ class _CombinedDepth(msgspec.Struct, frozen=True, gc=False):
 
 
 _combined_depth: Final = msgspec.json.Decoder(_CombinedDepth)
+_combined_depth_decode: Final = _combined_depth.decode
+_DEPTH_SUFFIXES: Final = (b"@depth", b"@depth@100ms")
 _STREAM_PREFIX: Final = b'{"stream":"'
 _STREAM_PREFIX_LEN: Final = len(_STREAM_PREFIX)
 
@@ -182,14 +184,13 @@ def parse_number(text: str) -> int:
 class BinanceCodec:
     """Decodes Binance frames to domain events, with bounded number caches."""
 
-    __slots__ = ("_cache_limit", "_price_cache", "_qty_cache")
+    __slots__ = ("_cache_limit", "_price_cache")
 
     def __init__(self, cache_limit: int = 65_536) -> None:
         if cache_limit <= 0:
             raise ValueError("cache_limit must be positive")
         self._cache_limit = cache_limit
         self._price_cache: dict[str, int] = {}
-        self._qty_cache: dict[str, int] = {}
 
     # --- numbers ---------------------------------------------------------------------
 
@@ -205,9 +206,7 @@ class BinanceCodec:
         the property tests.
         """
         price_cache = self._price_cache
-        qty_cache = self._qty_cache
         price_get = price_cache.get
-        qty_get = qty_cache.get
         limit = self._cache_limit
         out: list[Level] = []
         append = out.append
@@ -227,21 +226,18 @@ class BinanceCodec:
                 if len(price_cache) >= limit:
                     price_cache.clear()  # bounded: memory stays flat over days
                 price_cache[price_text] = price
-            qty = qty_get(qty_text)
-            if qty is None:
-                if (
-                    type(qty_text) is str
-                    and 10 <= len(qty_text) <= 29
-                    and qty_text[-9] == "."
-                    and (digits := qty_text.replace(".", "", 1)).isdigit()
-                    and digits.isascii()
-                ):
-                    qty = int(digits)
-                else:
-                    qty = self._slow(qty_text)
-                if len(qty_cache) >= limit:
-                    qty_cache.clear()
-                qty_cache[qty_text] = qty
+            # Quantities repeat far less than prices (~40 % in the real capture):
+            # parsing inline beats a memo's lookup-plus-insert at that rate.
+            if (
+                type(qty_text) is str
+                and 10 <= len(qty_text) <= 29
+                and qty_text[-9] == "."
+                and (digits := qty_text.replace(".", "", 1)).isdigit()
+                and digits.isascii()
+            ):
+                qty = int(digits)
+            else:
+                qty = self._slow(qty_text)
             append((price, qty))
         return tuple(out)
 
@@ -269,6 +265,22 @@ class BinanceCodec:
         return BestBidAsk(
             wire.s, wire.u, parse_number(wire.b), parse_number(wire.B), parse_number(wire.a), parse_number(wire.A)
         )
+
+    def depth_wire(self, frame: bytes) -> BinanceDepthUpdate | None:
+        """The wire diff of a combined ``@depth``/``@depth@100ms`` frame, else None.
+
+        The market-data hot path: one typed decode, levels left as the venue's
+        strings for :meth:`~stanchion.book.sync.BookSyncer.on_text_diff` to parse
+        straight into the book. Raises BinanceParseError on a malformed depth frame.
+        """
+        if frame.startswith(_STREAM_PREFIX):
+            end = frame.find(b'"', _STREAM_PREFIX_LEN)
+            if frame.endswith(_DEPTH_SUFFIXES, 0, end):
+                try:
+                    return _combined_depth_decode(frame).data
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    raise _fail("depth frame", exc, frame) from exc
+        return None
 
     def decode_market(self, frame: bytes) -> MarketEvent:
         """Any market-data frame: combined ``{"stream","data"}`` or raw."""

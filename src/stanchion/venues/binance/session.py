@@ -13,8 +13,8 @@ The async adapter is a pump around this object::
         Rotate          → open a new connection, send session.resubscribe_frames(),
                           then close the old one (serverShutdown, 24 h limit)
         BookLive / BookResync / BookStale → log, metrics, tell consumers
-    for event in out.events: publish(event)            # only from LIVE books for depth
-    session.live_book("BTCUSDT")                       # None unless LIVE
+    for event in out.events: publish(event)            # tickers, trades (+ diffs if asked)
+    if out.book_updated: on_book(session.live_book(out.book_updated))  # LIVE books only
 
 Pings are WebSocket control frames handled by the transport; the rule it must
 follow is :func:`pong_payload` (echo the ping's payload). Staleness is decided
@@ -74,9 +74,12 @@ SessionAction = SyncAction | Rotate | SubscriptionFailed | SubscriptionConfirmed
 
 @dataclass(slots=True)
 class SessionOutput:
+    """What one input produced. ``book_updated``: the symbol whose LIVE book changed."""
+
     events: list[MarketEvent] = field(default_factory=list)
     actions: list[SessionAction] = field(default_factory=list)
     send: list[bytes] = field(default_factory=list)
+    book_updated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +112,15 @@ def trade_stream(symbol: str, aggregate: bool = False) -> str:
 class BinanceStreamSession:
     """Subscriptions, control responses, and one :class:`BookSyncer` per depth symbol."""
 
-    __slots__ = ("_codec", "_max_buffer", "_next_id", "_pending", "_subscribed", "_syncers")
+    __slots__ = ("_codec", "_emit_book_deltas", "_max_buffer", "_next_id", "_pending", "_subscribed", "_syncers")
 
-    def __init__(self, codec: BinanceCodec | None = None, *, max_buffer: int = 10_000) -> None:
+    def __init__(
+        self, codec: BinanceCodec | None = None, *, max_buffer: int = 10_000, emit_book_deltas: bool = False
+    ) -> None:
+        """``emit_book_deltas``: also publish each applied diff as a :class:`BookDelta`
+        event (for the bus); off by default, the book itself is the product."""
         self._codec = codec or BinanceCodec()
+        self._emit_book_deltas = emit_book_deltas
         self._max_buffer = max_buffer
         self._next_id = 1
         self._pending: dict[int, tuple[str, tuple[str, ...]]] = {}
@@ -208,18 +216,35 @@ class BinanceStreamSession:
     # --- frames ------------------------------------------------------------------------
 
     def on_frame(self, frame: bytes) -> SessionOutput:
-        """One received text frame. Raises ParseError on a malformed frame."""
-        event = self._codec.decode_market(frame)
+        """One received text frame. Raises ParseError on a malformed frame.
+
+        A depth diff whose levels do not parse is not raised: its book resyncs
+        (a MALFORMED :class:`BookResync` action says why).
+        """
         out = SessionOutput()
-        if type(event) is BookDelta:
-            syncer = self._syncers.get(event.symbol)
+        wire = self._codec.depth_wire(frame)
+        if wire is not None:
+            syncer = self._syncers.get(wire.s)
             if syncer is None:
                 return out  # a diff for a symbol we no longer follow
-            actions = syncer.on_diff(event)
+            actions = syncer.on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
             if actions:
                 out.actions.extend(actions)
             if syncer.live_book() is not None:
-                out.events.append(event)
+                out.book_updated = wire.s
+                if self._emit_book_deltas:
+                    out.events.append(self._codec.depth_update(wire))
+            return out
+        event = self._codec.decode_market(frame)
+        if type(event) is BookDelta:  # a raw (non-combined) depth frame
+            syncer = self._syncers.get(event.symbol)
+            if syncer is None:
+                return out
+            out.actions.extend(syncer.on_diff(event))
+            if syncer.live_book() is not None:
+                out.book_updated = event.symbol
+                if self._emit_book_deltas:
+                    out.events.append(event)
             return out
         if isinstance(event, ControlResponse):
             self._on_control(event, out)
