@@ -197,9 +197,10 @@ class BinanceCodec:
     def levels(self, wire: list[WireLevel]) -> tuple[Level, ...]:
         """``[["price","qty"], ...]`` → ``((price, qty), ...)`` at scale 8.
 
-        The hot loop of the market-data path. A string seen recently is one dict
-        lookup; a new string in Binance's own shape (``<digits>.<8 digits>``) is
-        parsed inline — ``isdigit() and isascii()`` after removing the one dot
+        Used for snapshots and int :class:`BookDelta` events (the live book path
+        is :meth:`depth_wire` + ``BookSyncer.on_text_diff``). A price string seen
+        recently is one dict lookup; a quantity, or a new price, in Binance's own
+        shape (``<digits>.<8 digits>``) is parsed inline — ``isdigit() and isascii()`` after removing the one dot
         admits exactly the ASCII digits, the dot's position fixes the scale —
         and anything else goes through ``parse_fixed`` (which also produces the
         error message). The inline rule is checked against ``parse_fixed`` by
