@@ -326,3 +326,18 @@ def test_parse_error_messages_say_what_and_where(codec: BinanceCodec) -> None:
         codec.decode_market(b'{"stream":"x@depth","data":{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1e5","1"]],"a":[]}}')
     with pytest.raises(BinanceParseError, match="unknown order status"):
         decode_user_event(_trade_report(X="WHATEVER"))
+
+
+def test_ws_api_order_place_request_is_signed_over_the_formatted_params() -> None:
+    from stanchion.venues.binance.auth import HmacSigner, sign_ws_params, ws_signature_payload
+    from stanchion.venues.binance.codec import ws_api_request
+
+    signer = HmacSigner("api-key-123456789", "secret-abcdefghijkl")
+    cmd = SubmitOrder("BTCUSDT", "S000000010000000001", Side.BUY, OrderType.LIMIT, qty=1_000, price=6 * E8 * 10_000)
+    params = sign_ws_params(signer, order_params(cmd, BTCUSDT), timestamp_ms=1_700_000_000_000)
+    frame = msgspec.json.decode(ws_api_request("req-1", "order.place", params))
+    assert frame["method"] == "order.place" and frame["id"] == "req-1"
+    sent = frame["params"]
+    assert sent["price"] == "60000.00" and sent["quantity"] == "0.00001"
+    assert sent["signature"] == signer.sign(ws_signature_payload(sent))
+    assert msgspec.json.decode(ws_api_request(7, "ping")) == {"id": 7, "method": "ping"}

@@ -606,3 +606,11 @@ def cancel_replace_params(cmd: ReplaceOrder, instrument: Instrument) -> dict[str
     params["cancelOrigClientOrderId"] = cmd.original_client_order_id
     params["newClientOrderId"] = cmd.client_order_id
     return params
+
+
+def ws_api_request(request_id: int | str, method: str, params: dict[str, str] | None = None) -> bytes:
+    """A WebSocket API request frame, e.g. ``order.place`` with (signed) params."""
+    body: dict[str, object] = {"id": request_id, "method": method}
+    if params:
+        body["params"] = params
+    return msgspec.json.encode(body)
