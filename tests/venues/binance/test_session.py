@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stanchion.book.sync import BookLive, BookResync, BookStale, FetchSnapshot, ResyncReason
 from stanchion.core.errors import ParseError
@@ -142,3 +144,32 @@ def test_pong_copies_the_ping_payload() -> None:
     assert pong_payload(b"\x01\x02abc") == b"\x01\x02abc"
     with pytest.raises(ValueError):
         depth_stream("BTCUSDT", 250)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda first, last, bid: depth("BTCUSDT", first, last, [bid]),
+              st.integers(min_value=-5, max_value=30), st.integers(min_value=-5, max_value=30),
+              st.lists(st.text(alphabet="0123456789.-e ", max_size=14), min_size=2, max_size=3)),
+))
+def test_garbage_frames_raise_only_parse_errors_and_never_expose_a_wrong_book(frame: bytes) -> None:
+    session = live_session("BTCUSDT")
+    try:
+        session.on_frame(frame)
+    except ParseError:
+        pass
+    book = session.live_book("BTCUSDT")
+    if book is not None:
+        assert not book.is_crossed()
+    try:
+        session.on_snapshot("BTCUSDT", frame)
+    except ParseError:
+        pass
+
+
+def test_text_frames_as_str_are_accepted() -> None:
+    session = live_session("BTCUSDT")
+    out = session.on_frame(depth("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]]).decode())
+    assert out.book_updated == "BTCUSDT"
+    assert session.on_frame('{"e":"serverShutdown","E":1}').actions == [Rotate("serverShutdown")]

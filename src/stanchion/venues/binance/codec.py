@@ -267,13 +267,18 @@ class BinanceCodec:
             wire.s, wire.u, parse_number(wire.b), parse_number(wire.B), parse_number(wire.a), parse_number(wire.A)
         )
 
-    def depth_wire(self, frame: bytes) -> BinanceDepthUpdate | None:
+    def depth_wire(self, frame: bytes | str) -> BinanceDepthUpdate | None:
         """The wire diff of a combined ``@depth``/``@depth@100ms`` frame, else None.
 
         The market-data hot path: one typed decode, levels left as the venue's
         strings for :meth:`~stanchion.book.sync.BookSyncer.on_text_diff` to parse
         straight into the book. Raises BinanceParseError on a malformed depth frame.
+        A ``str`` frame (text frames from some WebSocket clients) is encoded first.
         """
+        if type(frame) is not bytes:
+            if not isinstance(frame, str | bytearray | memoryview):
+                raise BinanceParseError(f"binance: expected frame bytes, got {type(frame).__name__}")
+            frame = frame.encode() if isinstance(frame, str) else bytes(frame)
         if frame.startswith(_STREAM_PREFIX):
             end = frame.find(b'"', _STREAM_PREFIX_LEN)
             if frame.endswith(_DEPTH_SUFFIXES, 0, end):

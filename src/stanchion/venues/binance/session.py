@@ -215,12 +215,14 @@ class BinanceStreamSession:
 
     # --- frames ------------------------------------------------------------------------
 
-    def on_frame(self, frame: bytes) -> SessionOutput:
+    def on_frame(self, frame: bytes | str) -> SessionOutput:
         """One received text frame. Raises ParseError on a malformed frame.
 
         A depth diff whose levels do not parse is not raised: its book resyncs
         (a MALFORMED :class:`BookResync` action says why).
         """
+        if isinstance(frame, str):  # text frames from some WebSocket clients
+            frame = frame.encode()
         out = SessionOutput()
         wire = self._codec.depth_wire(frame)
         if wire is not None:
