@@ -158,3 +158,14 @@ def test_one_symbols_resync_does_not_touch_another() -> None:
         s.on_snapshot(BookSnapshot(s.symbol, 10, ((1, 1),), ((2, 1),)))
     a.on_diff(BookDelta("A", 50, 51, 0, (), ()))
     assert a.live_book() is None and b.live_book() is not None
+
+
+def test_statistics_report_state_and_counters() -> None:
+    syncer = BookSyncer("X")
+    syncer.on_diff(diff(9, 11))
+    syncer.on_snapshot(SNAP)
+    syncer.on_diff(diff(5, 6))
+    stats = syncer.statistics()
+    assert stats["state"] == "live" and stats["last_update_id"] == 11
+    assert stats["diffs_applied_total"] == 1 and stats["diffs_ignored_total"] == 1
+    assert stats["snapshots_requested_total"] == 1 and stats["bid_levels"] == 2

@@ -181,6 +181,23 @@ class BookSyncer:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    def statistics(self) -> dict[str, int | str]:
+        """Counters and gauges for metrics (read at scrape time)."""
+        book = self._book
+        return {
+            "state": self._state.value,
+            "last_update_id": self._last_update_id,
+            "buffered": len(self._buffer),
+            "bid_levels": book.bid_count,
+            "ask_levels": book.ask_count,
+            "diffs_applied_total": self.stats.diffs_applied,
+            "diffs_ignored_total": self.stats.diffs_ignored,
+            "snapshots_requested_total": self.stats.snapshots_requested,
+            "snapshots_too_old_total": self.stats.snapshots_too_old,
+            "resyncs_total": self.stats.resyncs,
+            "buffer_overflows_total": self.stats.buffer_overflows,
+        }
+
     # --- inputs ----------------------------------------------------------------------
 
     def on_diff(self, delta: BookDelta) -> Sequence[SyncAction]:

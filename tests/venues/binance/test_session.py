@@ -171,3 +171,10 @@ def test_text_frames_as_str_are_accepted() -> None:
     out = session.on_frame(depth("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]]).decode())
     assert out.book_updated == "BTCUSDT"
     assert session.on_frame('{"e":"serverShutdown","E":1}').actions == [Rotate("serverShutdown")]
+
+
+def test_session_statistics() -> None:
+    session = live_session("AAAUSDT", "BBBUSDT")
+    stats = session.statistics()
+    assert stats["subscriptions"] == 2 and stats["pending_requests"] == 0
+    assert set(stats["books"]) == {"AAAUSDT", "BBBUSDT"}  # type: ignore[call-overload]

@@ -170,6 +170,14 @@ class BinanceStreamSession:
     def pending_requests(self) -> dict[int, tuple[str, tuple[str, ...]]]:
         return dict(self._pending)
 
+    def statistics(self) -> dict[str, object]:
+        """Subscriptions, pending control requests and each book's sync statistics."""
+        return {
+            "subscriptions": len(self._subscribed),
+            "pending_requests": len(self._pending),
+            "books": {symbol: syncer.statistics() for symbol, syncer in self._syncers.items()},
+        }
+
     # --- books -------------------------------------------------------------------------
 
     def _syncer(self, symbol: str) -> BookSyncer:
