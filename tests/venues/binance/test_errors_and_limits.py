@@ -41,6 +41,7 @@ def test_backend_timeout_minus_1007_is_outcome_unknown() -> None:
     error = classify(http_status=408, code=-1007, message="Timeout waiting for response from backend server.",
                      request_was_order=True)
     assert isinstance(error, OrderOutcomeUnknownError) and error.venue_code == -1007
+    assert isinstance(classify(http_status=408, request_was_order=True), OrderOutcomeUnknownError)
 
 
 def test_rate_limits_and_ban_carry_retry_after() -> None:

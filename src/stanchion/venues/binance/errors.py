@@ -117,7 +117,7 @@ def classify(  # noqa: PLR0911  (a decision table: one return per outcome)
         return BinanceBannedError(f"{what}: IP banned", retry_after=retry_after_seconds(headers), **kwargs)
     if http_status == 429 or code in RATE_LIMIT_CODES:
         return RateLimitedError(f"{what}: rate limited", retry_after=retry_after_seconds(headers), **kwargs)
-    if code in OUTCOME_UNKNOWN_CODES or (http_status is not None and http_status >= 500):
+    if code in OUTCOME_UNKNOWN_CODES or http_status == 408 or (http_status is not None and http_status >= 500):
         if request_was_order:
             return OrderOutcomeUnknownError(f"{what}: outcome unknown, query the order", **kwargs)  # type: ignore[arg-type]
         return RemoteRetryableError(f"{what}: venue error, retry", **kwargs)  # type: ignore[arg-type]
