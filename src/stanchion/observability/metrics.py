@@ -326,12 +326,7 @@ class StanchionMetrics:
             "How late the event loop ran a timer at the last check, seconds",
             registry=reg,
         )
-        self._source_errors = Counter(
-            "stanchion_metrics_source_errors_total",
-            "statistics() calls that raised during a scrape, by source",
-            ("source",),
-            registry=reg,
-        )
+        self._source_errors: dict[str, int] = {}
         self._symbols: dict[tuple[str, str], SymbolMetrics] = {}
         self._connections: dict[tuple[str, str], ConnectionMetrics] = {}
         self._exchanges: dict[str, ExchangeMetrics] = {}
@@ -407,7 +402,7 @@ class StanchionMetrics:
         try:
             return source.statistics()
         except Exception:  # noqa: BLE001 - one broken component must not blank the scrape; counted
-            self._source_errors.labels(name).inc()
+            self._source_errors[name] = self._source_errors.get(name, 0) + 1
             return None
 
     def _collect(self) -> Iterator[Metric]:
@@ -440,6 +435,14 @@ class StanchionMetrics:
         yield from self._collect_risk()
         yield from self._collect_positions()
         yield from self._collect_readiness()
+        errors = CounterMetricFamily(
+            "stanchion_metrics_source_errors",
+            "statistics() calls that raised during a scrape, by source",
+            labels=["source"],
+        )
+        for name, count in self._source_errors.items():
+            errors.add_metric([name], count)
+        yield errors
 
     def _collect_journal(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily("stanchion_journal_lag_records", "Journal records appended but not yet durable")
@@ -539,6 +542,7 @@ _SCRAPE_FAMILIES: tuple[tuple[str, str], ...] = (
     ("trading_pnl_unrealised", "gauge"),
     ("trading_fees_paid", "gauge"),
     ("stanchion_readiness_condition", "gauge"),
+    ("stanchion_metrics_source_errors", "counter"),
 )
 
 
