@@ -241,6 +241,7 @@ class HealthServer:
             lag = max(0.0, loop.time() - started - interval)
             self.event_loop_lag_seconds = lag
             self.metrics.event_loop_lag.set(lag)
+            self.metrics.event_loop_delay.observe(lag)
 
     # --- handlers -------------------------------------------------------------------------
 

@@ -37,18 +37,14 @@ def _redact_value(key: str, value: Any, depth: int) -> Any:
     return value
 
 
-def redact_event(
-    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def redact_event(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: redact by key and by registered value."""
     for key in list(event_dict):
         event_dict[key] = _redact_value(key, event_dict[key], 0)
     return event_dict
 
 
-def _final_scrub(
-    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def _final_scrub(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # format_exc_info renders tracebacks to text after the first pass; scrub again.
     for key in ("exception", "stack"):
         value = event_dict.get(key)
