@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -234,7 +234,11 @@ class StanchionMetrics:
     >>> btc.fill_latency.observe(0.012)                    # hot path
     """
 
-    def __init__(self, registry: CollectorRegistry, clock: Clock | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, clock: Clock | None = None, *, process_metrics: bool = True
+    ) -> None:
+        """``process_metrics`` adds the standard ``process_*`` families (CPU, memory, fds,
+        start time; Linux /proc, read at scrape) to the injected registry."""
         self.registry = registry
         self.clock: Clock = clock if clock is not None else LiveClock()
         reg = registry
@@ -343,6 +347,8 @@ class StanchionMetrics:
         self._positions: StatisticsSource | None = None
         self._readiness: StatisticsSource | None = None
         reg.register(_ScrapeCollector(self))
+        if process_metrics:
+            ProcessCollector(registry=reg)
 
     # --- handles --------------------------------------------------------------------------
 
