@@ -240,3 +240,71 @@ async def test_wait_ready_returns_when_the_last_condition_is_set() -> None:
     readiness.set("b")
     async with asyncio.timeout(2):
         await waiter
+
+
+# --- rendering without stalling the loop ---------------------------------------------------
+
+
+def big_registry() -> StanchionMetrics:
+    metrics = StanchionMetrics(CollectorRegistry(), TestClock(), process_metrics=False)  # deterministic bytes
+    for i in range(40):
+        handle = metrics.for_symbol("binance", f"SYM{i}USDT")
+        handle.fill_latency.observe(0.01 * i)
+        handle.reject("filter")
+        handle.book_state("live")
+    metrics.for_connection("binance", "market_data").heartbeat_latency.observe(0.02)
+    return metrics
+
+
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text; version=1.0.0"])
+async def test_sliced_rendering_equals_generate_latest(accept: str) -> None:
+    from prometheus_client.exposition import choose_encoder
+
+    from stanchion.observability.health import render_metrics
+
+    metrics = big_registry()
+    encoder, expected_type = choose_encoder(accept)
+    body, content_type = await render_metrics(metrics.registry, accept)
+    assert content_type == expected_type
+    assert body == encoder(metrics.registry)
+
+
+async def test_sliced_rendering_lets_other_tasks_run() -> None:
+    from stanchion.observability.health import render_metrics
+
+    metrics = big_registry()
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await render_metrics(metrics.registry)
+    stop.set()
+    await task
+    assert ticks - before > 3  # the loop ran the ticker between slices
+
+
+async def test_exposition_through_the_server_passes_promtool(http: aiohttp.ClientSession) -> None:
+    import subprocess
+
+    from tests.monitoring.harness import PROMTOOL, require
+
+    metrics = big_registry()
+    async with HealthServer(metrics, Readiness([]), port=0) as server, http.get(f"{server.url}/metrics") as resp:
+        body = await resp.read()
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [require(PROMTOOL), "check", "metrics"],
+        input=body,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr).decode()

@@ -133,3 +133,10 @@ def test_alert_labels_name_exchange_where_the_metric_has_it() -> None:
         if per_exchange.search(rule["expr"]):
             expr = rule["expr"]
             assert "by (" not in expr or "exchange" in expr, rule["alert"]
+
+
+def test_sample_prometheus_config_is_valid() -> None:
+    config = RULES.parent.parent / "prometheus.yml"
+    result = run_tool([require(PROMTOOL), "check", "config", str(config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout
