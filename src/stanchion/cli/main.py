@@ -28,6 +28,7 @@ def _register() -> None:
     app.command("kill")(admin_cmd.kill)
     app.command("resume")(admin_cmd.resume)
     app.command("status")(admin_cmd.status)
+    app.command("sim")(__import__("stanchion.cli.sim_cmd", fromlist=["sim"]).sim)
     # Command modules register themselves here, one line each.
 
 

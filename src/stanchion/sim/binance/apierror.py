@@ -1,0 +1,75 @@
+"""Binance error replies: ``{"code": ..., "msg": ...}`` with the HTTP status Binance uses.
+
+Messages are the ones listed in binance-spot-api-docs errors.md.
+"""
+
+from __future__ import annotations
+
+
+class BinanceApiError(Exception):
+    """A request the simulated venue refuses; becomes the error JSON and an HTTP status."""
+
+    def __init__(self, code: int, msg: str, status: int = 400, retry_after: int | None = None) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, object]:
+        return {"code": self.code, "msg": self.msg}
+
+
+def mandatory(name: str) -> BinanceApiError:
+    return BinanceApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def illegal(name: str, legal: str) -> BinanceApiError:
+    return BinanceApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
+
+
+def duplicate_param() -> BinanceApiError:
+    return BinanceApiError(-1101, "Duplicate values for a parameter detected.")
+
+
+def too_much_precision(name: str) -> BinanceApiError:
+    return BinanceApiError(-1111, f"Parameter '{name}' has too much precision.")
+
+
+def bad_symbol() -> BinanceApiError:
+    return BinanceApiError(-1121, "Invalid symbol.")
+
+
+def invalid_value(name: str) -> BinanceApiError:
+    return BinanceApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+
+
+def unknown_error() -> BinanceApiError:
+    return BinanceApiError(-1000, "An unknown error occurred while processing the request.", status=500)
+
+
+def invalid_signature() -> BinanceApiError:
+    return BinanceApiError(-1022, "Signature for this request is not valid.")
+
+
+def bad_key_format() -> BinanceApiError:
+    return BinanceApiError(-2014, "API-key format invalid.", status=401)
+
+
+def rejected_key() -> BinanceApiError:
+    return BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+
+
+def outside_recv_window() -> BinanceApiError:
+    return BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def ahead_of_server() -> BinanceApiError:
+    return BinanceApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+
+
+def timeout_unknown() -> BinanceApiError:
+    return BinanceApiError(
+        -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        status=503,
+    )
