@@ -174,9 +174,7 @@ def check_lot(spec: SymbolSpec, qty: int, *, market: bool) -> Rejected | None:
     """LOT_SIZE always; MARKET_LOT_SIZE as well for MARKET orders by quantity."""
     if not _range_step_ok(qty, spec.min_qty, spec.max_qty, spec.step):
         return filter_failure("LOT_SIZE")
-    if market and not _range_step_ok(
-        qty, spec.market_min_qty, spec.market_max_qty, spec.market_step
-    ):
+    if market and not _range_step_ok(qty, spec.market_min_qty, spec.market_max_qty, spec.market_step):
         return filter_failure("MARKET_LOT_SIZE")
     return None
 
@@ -196,9 +194,7 @@ def check_notional(spec: SymbolSpec, value: int, *, market: bool) -> Rejected | 
     return None
 
 
-def validate_filters(
-    spec: SymbolSpec, req: OrderRequest, avg_price: int, open_orders: int
-) -> Rejected | None:
+def validate_filters(spec: SymbolSpec, req: OrderRequest, avg_price: int, open_orders: int) -> Rejected | None:
     """Run the symbol's filters on a well-formed request, in Binance's order.
 
     ``avg_price`` is the reference price for MARKET notional checks;
@@ -214,11 +210,7 @@ def validate_filters(
         if failed:
             return failed
     if market:
-        value = (
-            req.quote_order_qty
-            if req.quote_order_qty is not None
-            else (avg_price * (req.quantity or 0)) // ONE
-        )
+        value = req.quote_order_qty if req.quote_order_qty is not None else (avg_price * (req.quantity or 0)) // ONE
     else:
         value = ((req.price or 0) * (req.quantity or 0)) // ONE
     failed = check_notional(spec, value, market=market)
