@@ -32,7 +32,7 @@ def ws_signed(params: dict[str, object], secret: str = SECRET, key: str = KEY) -
     return out
 
 
-async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, object]:
+async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, object]:  # noqa: ASYNC109
     msg = await ws.receive(timeout=timeout)
     assert msg.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {msg.type} {msg.data!r}"
     data = json.loads(msg.data)
@@ -41,7 +41,7 @@ async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0
 
 
 async def receive_until(
-    ws: aiohttp.ClientWebSocketResponse, predicate: Callable[[dict[str, object]], bool], timeout: float = 5.0
+    ws: aiohttp.ClientWebSocketResponse, predicate: Callable[[dict[str, object]], bool], timeout: float = 5.0  # noqa: ASYNC109
 ) -> dict[str, object]:
     """Read frames until one satisfies ``predicate`` (skipping market data), within ``timeout``."""
     async with asyncio.timeout(timeout):
@@ -54,7 +54,7 @@ async def receive_until(
                 return data
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 — polling a plain predicate, bounded by the timeout
             await asyncio.sleep(0.01)

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pytest
-from binsim_helpers import KEY, signed_query
+from binsim_helpers import signed_query
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -169,8 +169,8 @@ async def keyed_sim(tmp_path: Path) -> AsyncIterator[tuple[BinanceSimServer, Ed2
     keys = tmp_path / "keys.yaml"
     keys.write_text(
         "keys:\n"
-        f"  - {{api_key: readonlyKey1, type: hmac, secret: s3cret, account: alice, enableSpotAndMarginTrading: false}}\n"
-        f"  - {{api_key: withdrawKey1, type: hmac, secret: s3cret2, account: bob, enableWithdrawals: true, ipRestrict: true, allowedIps: ['127.0.0.1']}}\n"
+        "  - {api_key: readonlyKey1, type: hmac, secret: s3cret, account: alice, enableSpotAndMarginTrading: false}\n"
+        "  - {api_key: withdrawKey1, type: hmac, secret: s3cret2, account: bob, enableWithdrawals: true, ipRestrict: true, allowedIps: ['127.0.0.1']}\n"
         "  - api_key: edKey1\n    type: ed25519\n    account: carol\n    public_key: |\n"
         + "".join(f"      {line}\n" for line in pem.decode().splitlines()),
         encoding="utf-8",
