@@ -2,7 +2,8 @@
 
 What the hot path does per event with Stanchion's metrics (``StanchionMetrics``):
 
-* a counter: ``handle.fills.inc()`` on a child bound once per (exchange, symbol);
+* a counter: ``handle.fills.inc()`` on a child bound once per (exchange, symbol); the
+  per-message counter is a plain integer on the connection handle, exported at scrape;
 * a histogram: ``handle.fill_latency.observe(s)`` likewise;
 * market-data freshness: ``handle.market_data(now)``, one attribute store; the age
   gauge is computed at scrape time instead of set per message.
@@ -86,6 +87,21 @@ def run(quick: bool) -> list[Result]:
     add("metrics.counter_inc", "bound child: handle.fills.inc()", repeat_timed(attribute_inc, repeats))
     add("metrics.counter_inc", "bound method cached: inc()", repeat_timed(bound_inc, repeats))
     add("metrics.counter_inc", ".labels() each event", repeat_timed(labels_inc, repeats))
+
+    conn = metrics.for_connection("binance", "market_data")
+
+    def plain_int() -> int:
+        c = conn
+        for _ in range(n):
+            c.messages_received += 1
+        return n
+
+    add(
+        "metrics.counter_inc",
+        "plain int, exported at scrape (ours: ws messages)",
+        repeat_timed(plain_int, repeats),
+        notes="trading_ws_messages_total: the per-message counter, read by the scrape-time collector",
+    )
 
     # --- histogram ---------------------------------------------------------------------
     values = [0.0002, 0.003, 0.02, 0.2, 1.5] * (n // 5)

@@ -51,7 +51,7 @@ def populated(clock: TestClock | None = None) -> StanchionMetrics:
     btc.market_data(metrics.clock.monotonic_ns())
     conn = metrics.for_connection("binance", "market_data")
     conn.set_connected(True, metrics.clock.monotonic_ns())
-    conn.messages.inc()
+    conn.message()
     conn.reconnects.inc()
     conn.heartbeat_latency.observe(0.04)
     exchange = metrics.for_exchange("binance")
@@ -205,10 +205,14 @@ def test_hot_path_never_calls_labels(monkeypatch: pytest.MonkeyPatch) -> None:
         btc.book_gaps.inc()
         btc.book_state("stale")
         btc.position_drift.set(0.5)
-        conn.messages.inc()
+        conn.message()
+        conn.messages_received += 1
         conn.heartbeat_latency.observe(0.02)
         conn.set_connected(False, now)
     assert samples(metrics, "trading_fills_total")[(("exchange", "binance"), ("symbol", "BTCUSDT"))] == 3
+    assert samples(metrics, "trading_ws_messages_total") == {
+        (("connection", "market_data"), ("exchange", "binance")): 6
+    }
     rejected = samples(metrics, "trading_orders_total")
     assert rejected[(("exchange", "binance"), ("status", "rejected"), ("symbol", "BTCUSDT"))] == 7  # 1 + 3 + 3
 
@@ -231,6 +235,8 @@ def test_book_state_is_one_hot() -> None:
         assert values == {s: (1.0 if s == state else 0.0) for s in BOOK_STATES}
     with pytest.raises(ValueError, match="unknown book state 'dead'"):
         btc.book_state("dead")
+    with pytest.raises(ValueError, match="unknown order status 'lost'"):
+        btc.order("lost")
 
 
 def test_websocket_down_seconds_counts_from_the_disconnect() -> None:

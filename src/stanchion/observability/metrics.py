@@ -15,8 +15,9 @@ Two ways a number reaches ``/metrics``:
   each one must provide are documented on the ``register_*`` methods and in
   ``docs/metrics.md``.
 
-Scrapes run on the event loop thread (the health server's handler), so sources are
-read from the thread that mutates them and need no locks. A source that raises is
+Scrapes run on the event loop thread (the health server renders them in slices that
+yield to the loop), so sources are read from the thread that mutates them and need no
+locks. A source that raises is
 skipped for that scrape and counted in ``stanchion_metrics_source_errors_total``;
 one broken component never blanks the whole exposition.
 
@@ -66,7 +67,6 @@ ORDER_STATUSES: tuple[str, ...] = (
 )
 BOOK_STATES: tuple[str, ...] = ("syncing", "live", "stale")
 KILL_SWITCH_STATES: tuple[str, ...] = ("active", "reduce_only", "halted")
-LOSS_LIMITS: tuple[str, ...] = ("daily_loss", "drawdown")
 
 _NS = 1_000_000_000
 
@@ -126,7 +126,10 @@ class SymbolMetrics:
 
     def order(self, status: str) -> None:
         """Count an order reaching ``status`` (one of :data:`ORDER_STATUSES`)."""
-        self.orders[status].inc()
+        child = self.orders.get(status)
+        if child is None:
+            raise ValueError(f"unknown order status {status!r}; expected one of {ORDER_STATUSES}")
+        child.inc()
 
     def reject(self, reason: str) -> None:
         """A venue rejected an order: counts ``rejected`` and the reason.
@@ -162,7 +165,7 @@ class ConnectionMetrics:
         "connection",
         "exchange",
         "heartbeat_latency",
-        "messages",
+        "messages_received",
         "reconnects",
     )
 
@@ -170,13 +173,19 @@ class ConnectionMetrics:
         self.exchange = exchange
         self.connection = connection
         labels = (exchange, connection)
-        self.messages = metrics._ws_messages.labels(*labels)
+        self.messages_received = 0
+        """Messages received: a plain integer (the per-message counter is the hottest of all),
+        exported at scrape as ``trading_ws_messages_total``. Increment it directly."""
         self.reconnects = metrics._ws_reconnects.labels(*labels)
         self.heartbeat_latency = metrics._ws_heartbeat_latency.labels(*labels)
         self._connected_gauge = metrics._ws_connected.labels(*labels)
         self._connected = False
         # A connection that never came up has been down since the handle was made.
         self._changed_mono_ns = now_mono_ns
+
+    def message(self) -> None:
+        """One message received (same as ``handle.messages_received += 1``)."""
+        self.messages_received += 1
 
     @property
     def connected(self) -> bool:
@@ -293,7 +302,7 @@ class StanchionMetrics:
         self._ws_reconnects = Counter(
             "trading_ws_reconnects_total", "WebSocket reconnection attempts", ec, registry=reg
         )
-        self._ws_messages = Counter("trading_ws_messages_total", "WebSocket messages received", ec, registry=reg)
+        # trading_ws_messages_total: counted as a plain int per connection, exported at scrape.
         self._ws_heartbeat_latency = Histogram(
             "trading_ws_heartbeat_latency_seconds",
             "Application-level ping to pong round trip, seconds",
@@ -435,9 +444,14 @@ class StanchionMetrics:
             "How long the WebSocket connection has been down (0 while up), seconds",
             labels=["exchange", "connection"],
         )
+        messages = CounterMetricFamily(
+            "trading_ws_messages", "WebSocket messages received", labels=["exchange", "connection"]
+        )
         for (exchange, connection), conn in self._connections.items():
             down.add_metric([exchange, connection], conn.down_seconds(now_mono))
+            messages.add_metric([exchange, connection], conn.messages_received)
         yield down
+        yield messages
         key_age = GaugeMetricFamily(
             "trading_api_key_age_seconds", "Age of the active API key, seconds", labels=["exchange", "account"]
         )
@@ -545,6 +559,7 @@ class StanchionMetrics:
 _SCRAPE_FAMILIES: tuple[tuple[str, str], ...] = (
     ("trading_market_data_age_seconds", "gauge"),
     ("trading_ws_down_seconds", "gauge"),
+    ("trading_ws_messages", "counter"),
     ("trading_api_key_age_seconds", "gauge"),
     ("stanchion_journal_lag_records", "gauge"),
     ("stanchion_journal_errors", "counter"),
