@@ -110,6 +110,9 @@ class Ledger:
     def views(self, account: str) -> list[BalanceView]:
         return [BalanceView(asset, slot[0], slot[1]) for asset, slot in sorted(self._balances[account].items())]
 
+    def has_dirty(self) -> bool:
+        return bool(self._dirty)
+
     def take_dirty(self) -> dict[str, list[BalanceView]]:
         """Balances changed since the last call, per account (for outboundAccountPosition)."""
         out: dict[str, list[BalanceView]] = {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from stanchion.core.clock import Clock
 from stanchion.sim import types as t
@@ -88,6 +89,10 @@ def _not_required(name: str) -> Rejected:
     return Rejected(-1106, f"Parameter '{name}' sent when not required.")
 
 
+def _no_taker(is_buy: bool, qty: int) -> None:
+    del is_buy, qty
+
+
 class _SymbolState:
     """Everything the exchange keeps per symbol."""
 
@@ -100,6 +105,7 @@ class _SymbolState:
         "next_trade_id",
         "recent",
         "spec",
+        "taker",
         "vwap_notional",
         "vwap_qty",
         "vwap_window",
@@ -109,10 +115,11 @@ class _SymbolState:
         self.spec = spec
         self.book = book
         self.market: SyntheticMarket | None = None
+        self.taker: Callable[[bool, int], None] = _no_taker
         self.next_order_id = 1
         self.next_trade_id = 1
         self.next_prevented_id = 1
-        self.recent: deque[PublicTrade] = deque(maxlen=RECENT_TRADES_KEPT)
+        self.recent: deque[Trade] = deque(maxlen=RECENT_TRADES_KEPT)
         self.vwap_window: deque[tuple[int, int, int]] = deque()
         self.vwap_notional = 0
         self.vwap_qty = 0
@@ -175,6 +182,7 @@ class SimExchange:
             state = _SymbolState(spec, book)
             if market is not None:
                 state.market = SyntheticMarket(book, market, rng, spec.initial_price)
+                state.taker = partial(self._market_maker_take, state)
             self._states[spec.symbol] = state
             self._by_id[spec.symbol] = {}
 
@@ -505,15 +513,15 @@ class SimExchange:
 
     def _record_trade(self, state: _SymbolState, trade: Trade) -> None:
         self._events.append(trade)
-        quote = trade.price * trade.qty // t.ONE
-        state.recent.append(
-            PublicTrade(trade.trade_id, trade.price, trade.qty, quote, trade.time, trade.is_buyer_maker)
-        )
-        state.last_price = trade.price
-        state.vwap_window.append((trade.time, trade.price * trade.qty, trade.qty))
-        state.vwap_notional += trade.price * trade.qty
+        state.recent.append(trade)
+        price = trade.price
+        state.last_price = price
+        notional = price * trade.qty
+        state.vwap_window.append((trade.time, notional, trade.qty))
+        state.vwap_notional += notional
         state.vwap_qty += trade.qty
-        self._expire_vwap(state, trade.time)
+        if state.vwap_window[0][0] <= trade.time - state.spec.avg_price_mins * 60_000:
+            self._expire_vwap(state, trade.time)
 
     def _expire_vwap(self, state: _SymbolState, now: int) -> None:
         horizon = now - state.spec.avg_price_mins * 60_000
@@ -841,8 +849,18 @@ class SimExchange:
         if state is None:
             return BAD_SYMBOL
         limit = max(1, min(limit, RECENT_TRADES_KEPT))
-        trades = list(state.recent)
-        return trades[-limit:]
+        trades = list(state.recent)[-limit:]
+        return [
+            PublicTrade(
+                tr.trade_id,
+                tr.price,
+                tr.qty,
+                tr.price * tr.qty // t.ONE,
+                tr.time,
+                tr.is_buyer_maker,
+            )
+            for tr in trades
+        ]
 
     def avg_price(self, symbol: str) -> AvgPrice | Rejected:
         """VWAP of the trades of the last ``avg_price_mins`` minutes (last price if none)."""
@@ -866,8 +884,9 @@ class SimExchange:
     def step_symbol(self, symbol: str) -> None:
         state = self._states[symbol]
         if state.market is not None:
-            state.market.step(lambda is_buy, qty: self._market_maker_take(state, is_buy, qty))
-            self._emit_account_updates(self.server_time_ms())
+            state.market.step(state.taker)
+            if self._ledger.has_dirty():
+                self._emit_account_updates(self.server_time_ms())
         self._flush(state)
 
     def _market_maker_take(self, state: _SymbolState, is_buy: bool, qty: int) -> None:
@@ -878,7 +897,28 @@ class SimExchange:
             return
         now = self.server_time_ms()
         for match in result.matches:
-            self._settle_match(state, None, match, now)
+            if match.maker is not None:
+                self._settle_match(state, None, match, now)
+                continue
+            # Market maker on both sides: no balances move, a public trade only.
+            trade_id = state.next_trade_id
+            state.next_trade_id = trade_id + 1
+            taker_oid = state.next_order_id
+            state.next_order_id = taker_oid + 2
+            self._record_trade(
+                state,
+                Trade(
+                    state.spec.symbol,
+                    trade_id,
+                    match.price,
+                    match.qty,
+                    taker_oid if is_buy else taker_oid + 1,
+                    taker_oid + 1 if is_buy else taker_oid,
+                    now,
+                    not is_buy,
+                    now,
+                ),
+            )
 
     def _flush(self, state: _SymbolState) -> None:
         diff = state.book.flush(self.server_time_ms())

@@ -56,74 +56,83 @@ class SyntheticMarket:
         self._mean = max(config.mean_level_qty_steps, 1)
         self._actions_span = max(config.changes_per_step_max - config.changes_per_step_min, 0) + 1
 
-    def step(self, taker: TakerFn) -> None:
+    def step(self, taker: TakerFn) -> None:  # noqa: C901, PLR0912, PLR0915 -- one hot loop, kept flat for speed
+        """One tick: move the fair price, then 10–30 (configured) random actions."""
         cfg = self._cfg
         book = self.book
-        rng = self._rng
-        random_ = rng.random
+        random_ = self._rng.random
         tick = book.tick
         step = book.step
         near = self._near
         span = 2 * self._mean
         levels_per_side = cfg.levels_per_side
+        bid_prices = book.bid_prices
+        ask_prices = book.ask_prices
+        bids = book.bids
+        asks = book.asks
+        bid_queues = book.bid_queues
+        ask_queues = book.ask_queues
+        set_level = book.set_level
 
         self._walk_fair(taker)
         actions = cfg.changes_per_step_min + int(random_() * self._actions_span)
         taker_p = cfg.taker_probability
+        add_p = taker_p + (1.0 - taker_p) * 0.55
+        fair = self.fair
         for _ in range(actions):
             r = random_()
-            bid_prices = book.bid_prices
-            ask_prices = book.ask_prices
             if r < taker_p:
                 is_buy = random_() < 0.5
-                top = (ask_prices[0] if is_buy else bid_prices[-1]) if (ask_prices if is_buy else bid_prices) else None
-                if top is None:
-                    continue
-                levels = book.asks if is_buy else book.bids
-                qty = levels[top] + step * int(random_() * self._mean)
-                taker(is_buy, qty)
+                if is_buy and ask_prices:
+                    taker(True, asks[ask_prices[0]] + step * int(random_() * self._mean))
+                elif not is_buy and bid_prices:
+                    taker(False, bids[bid_prices[-1]] + step * int(random_() * self._mean))
                 continue
-            is_bid = random_() < 0.5
-            if r < taker_p + (1.0 - taker_p) * 0.55:
+            is_bid = r < add_p * 0.5 or add_p <= r < (1.0 + add_p) * 0.5
+            prices = bid_prices if is_bid else ask_prices
+            levels = bids if is_bid else asks
+            queues = bid_queues if is_bid else ask_queues
+            if r < add_p:
                 qty = step * (1 + int(random_() * span))
-                prices = bid_prices if is_bid else ask_prices
-                if len(prices) < levels_per_side and random_() < 0.3:
+                u = random_()
+                if len(prices) < levels_per_side and u < 0.3:
                     # Refill: extend the far end so each side keeps its depth.
                     if is_bid:
-                        price = prices[0] - tick if prices else self.fair - tick
-                        if price > 0:
-                            book.add_synthetic(True, price, qty)
+                        price = prices[0] - tick if prices else fair - tick
                     else:
-                        price = prices[-1] + tick if prices else self.fair + tick
-                        book.add_synthetic(False, price, qty)
-                    continue
-                # Add: mostly near the touch, sometimes deep.
-                offset = int(random_() * near) if random_() < 0.9 else int(random_() * levels_per_side)
-                if is_bid:
-                    ceiling = self.fair - tick
-                    if ask_prices and ask_prices[0] - tick < ceiling:
-                        ceiling = ask_prices[0] - tick
-                    price = ceiling - offset * tick
-                    if price <= 0:
-                        continue
+                        price = prices[-1] + tick if prices else fair + tick
                 else:
-                    floor = self.fair + tick
-                    if bid_prices and bid_prices[-1] + tick > floor:
-                        floor = bid_prices[-1] + tick
-                    price = floor + offset * tick
-                book.add_synthetic(is_bid, price, qty)
+                    # Add: mostly near the touch, sometimes deep.
+                    offset = int(random_() * (near if u < 0.93 else levels_per_side))
+                    if is_bid:
+                        edge = fair - tick
+                        if ask_prices and ask_prices[0] <= fair:
+                            edge = ask_prices[0] - tick
+                        price = edge - offset * tick
+                    else:
+                        edge = fair + tick
+                        if bid_prices and bid_prices[-1] >= fair:
+                            edge = bid_prices[-1] + tick
+                        price = edge + offset * tick
+                if price <= 0:
+                    continue
+                if price in queues:
+                    book.add_synthetic(is_bid, price, qty)
+                else:
+                    set_level(is_bid, price, levels.get(price, 0) + qty)
             else:
-                prices = bid_prices if is_bid else ask_prices
                 count = len(prices)
                 if not count:
                     continue
-                index = int(random_() * min(near, count))
+                index = int(random_() * (near if near < count else count))
                 price = prices[count - 1 - index] if is_bid else prices[index]
-                levels = book.bids if is_bid else book.asks
                 total = levels[price]
                 # Half the cancels pull the whole level, half a random part of it.
                 cut = total if random_() < 0.5 else step * (1 + int(random_() * (total // step)))
-                book.cancel_synthetic(is_bid, price, cut)
+                if price in queues:
+                    book.cancel_synthetic(is_bid, price, cut)
+                else:
+                    set_level(is_bid, price, total - cut if cut < total else 0)
         self._trim(levels_per_side)
 
     def _walk_fair(self, taker: TakerFn) -> None:

@@ -189,8 +189,9 @@ class SymbolBook:
         self.update_id = start_update_id
         self.pending_bids: dict[int, int] = {}
         self.pending_asks: dict[int, int] = {}
-        self.pending_first = 0
+        self.flushed_update_id = start_update_id
         self.history = BookHistory(start_update_id, self.bids, self.asks, window=truth_window)
+        self._log_append = self.history.append
 
     # ---- level primitives ---------------------------------------------------
     def set_level(self, is_bid: bool, price: int, qty: int) -> None:
@@ -208,10 +209,8 @@ class SymbolBook:
             del prices[bisect_left(prices, price)]
         uid = self.update_id + 1
         self.update_id = uid
-        if not self.pending_first:
-            self.pending_first = uid
         pending[price] = qty
-        self.history.record(uid, is_bid, price, qty)
+        self._log_append((uid, is_bid, price, qty))
 
     def best_bid(self) -> int | None:
         return self.bid_prices[-1] if self.bid_prices else None
@@ -221,11 +220,12 @@ class SymbolBook:
 
     def flush(self, event_time: int) -> DepthDiff | None:
         """The pending changes as one depth diff (None when nothing changed)."""
-        if not self.pending_first:
+        first = self.flushed_update_id + 1
+        if first > self.update_id:
             return None
         diff = DepthDiff(
             self.symbol,
-            self.pending_first,
+            first,
             self.update_id,
             event_time,
             tuple(self.pending_bids.items()),
@@ -233,8 +233,9 @@ class SymbolBook:
         )
         self.pending_bids = {}
         self.pending_asks = {}
-        self.pending_first = 0
-        self.history.maybe_checkpoint(self.update_id, self.bids, self.asks)
+        self.flushed_update_id = self.update_id
+        if self.history.maybe_checkpoint(self.update_id, self.bids, self.asks):
+            self._log_append = self.history.append
         return diff
 
     # ---- synthetic liquidity ---------------------------------------------------
