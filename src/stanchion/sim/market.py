@@ -56,7 +56,7 @@ class SyntheticMarket:
         self._mean = max(config.mean_level_qty_steps, 1)
         self._actions_span = max(config.changes_per_step_max - config.changes_per_step_min, 0) + 1
 
-    def step(self, taker: TakerFn) -> None:  # noqa: C901, PLR0912, PLR0915 -- one hot loop, kept flat for speed
+    def step(self, taker: TakerFn) -> None:  # noqa: PLR0915 -- one hot loop, kept flat for speed
         """One tick: move the fair price, then 10–30 (configured) random actions."""
         cfg = self._cfg
         book = self.book
