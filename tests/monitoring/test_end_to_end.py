@@ -1,5 +1,6 @@
 """A WebSocket goes down; a real Prometheus scraping a real HealthServer fires
-WebSocketDown; a real Alertmanager routes it to the pager webhook, not to Slack.
+WebSocketDown; a real Alertmanager routes it to the pager webhook, not to Slack; a
+rate limit at 90 % reaches the Slack receiver (its URL read from a file), not the pager.
 
 Only the alert's threshold is shortened (30 s -> 2 s, in a copy of the shipped
 rules); routing, grouping and inhibition are the shipped alertmanager.yml with
@@ -39,8 +40,14 @@ async def test_websocket_down_pages_through_real_prometheus_and_alertmanager(
         assert await prom.query(http, "trading_ws_connected == 1"), "Prometheus does not see the connections up"
 
         market_data.set_connected(False, now())
+        metrics.for_exchange("binance").rate_limit_usage("request_weight_1m", 5400, 6000)  # 90 %: a slack alert
         post = await webhook.wait_for(
             lambda p: p.path == "/pager" and bool(p.firing("WebSocketDown")), timeout_s=40, what="WebSocketDown page"
+        )
+        slack = await webhook.wait_for(
+            lambda p: p.path == "/slack" and "RateLimitUsageHigh" in str(p.body),
+            timeout_s=20,
+            what="RateLimitUsageHigh on the Slack route",
         )
 
     alerts = post.firing("WebSocketDown")
@@ -49,4 +56,6 @@ async def test_websocket_down_pages_through_real_prometheus_and_alertmanager(
     assert alerts[0]["annotations"]["runbook_url"] == "docs/runbooks/WebSocketDown.md"
     assert post.headers.get("Authorization") == "Bearer pager-secret"  # credentials_file is honoured
     assert post.body["groupLabels"] == {"alertname": "WebSocketDown", "exchange": "binance"}
-    assert not any(p.firing("WebSocketDown") for p in webhook.posts if p.path == "/slack"), "a page went to Slack"
+    assert not any("WebSocketDown" in str(p.body) for p in webhook.posts if p.path == "/slack"), "a page went to Slack"
+    assert not any(p.firing("RateLimitUsageHigh") for p in webhook.posts if p.path == "/pager"), "slack alert paged"
+    assert "Rate limit request_weight_1m on binance at 90%" in str(slack.body)  # Slack's own payload format
