@@ -308,3 +308,17 @@ async def test_exposition_through_the_server_passes_promtool(http: aiohttp.Clien
         check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+
+async def test_cancelling_stop_is_not_swallowed() -> None:
+    metrics, readiness = make()
+    server = HealthServer(metrics, readiness, port=0)
+    await server.start()
+    stopping = asyncio.create_task(server.stop())
+    await asyncio.sleep(0)  # stop() is now awaiting the cancelled monitor
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await server.stop()  # a second stop finishes the cleanup
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = server.port

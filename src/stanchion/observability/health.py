@@ -9,8 +9,9 @@
   unmet conditions listed as JSON; back to 503 as soon as one is cleared.
 
 Anything else is 404, a wrong method 405, and malformed or hostile requests get
-a short 4xx from the HTTP parser — never a traceback (the server runs with the
-loop's debug mode ignored and catches every handler error).
+a short 4xx from the HTTP parser — never a traceback: handler errors become a bare
+500, and aiohttp's per-request error logging is stripped of tracebacks and demoted
+to DEBUG (a hostile client cannot flood the logs).
 
 Use it inside a running loop; it owns its lag-monitor task::
 
@@ -21,7 +22,6 @@ Use it inside a running loop; it owns its lag-monitor task::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -298,8 +298,12 @@ class HealthServer:
         monitor, self._monitor = self._monitor, None
         if monitor is not None:
             monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await monitor
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # stop() itself is being cancelled: never swallow that
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
