@@ -951,3 +951,66 @@ class SimExchange:
     def oldest_truth_update_id(self, symbol: str) -> int:
         """The oldest update id :meth:`book_at` can still rebuild."""
         return self._states[symbol].book.history.oldest_update_id
+
+    def consistency_errors(self) -> list[str]:
+        """Invariants of books and balances; an empty list when everything holds.
+
+        Checked: balances conserved (users + fees + market maker == initial +
+        deposits), no negative balance, locked == what open orders lock, books
+        not crossed, level totals == their queues, every open order in its queue.
+        Costs a scan of everything: for tests and the control endpoint, not per step.
+        """
+        errors = self._ledger_errors()
+        for symbol, state in self._states.items():
+            errors.extend(self._book_errors(symbol, state.book))
+        for open_orders in self._open.values():
+            for order in open_orders.values():
+                book = self._states[order.symbol].book
+                queued = (book.bid_queues if order.is_buy else book.ask_queues).get(order.price)
+                if queued is None or order not in queued:
+                    errors.append(f"open order {order.order_id} is not in the book")
+                if order.leaves_qty != order.orig_qty - order.executed_qty:
+                    errors.append(f"order {order.order_id}: leaves != orig - executed")
+        return errors
+
+    def _ledger_errors(self) -> list[str]:
+        errors: list[str] = []
+        ledger = self._ledger
+        totals, expected = ledger.totals(), ledger.expected_totals()
+        for asset in set(totals) | set(expected):
+            if totals.get(asset, 0) != expected.get(asset, 0):
+                errors.append(f"{asset}: total {totals.get(asset, 0)} != {expected.get(asset, 0)}")
+        for account, open_orders in self._open.items():
+            locks: dict[str, int] = {}
+            for order in open_orders.values():
+                spec = self._states[order.symbol].spec
+                asset = spec.quote if order.is_buy else spec.base
+                locks[asset] = locks.get(asset, 0) + order.locked
+            for view in ledger.views(account):
+                if view.free < 0 or view.locked < 0:
+                    errors.append(f"{account} {view.asset}: negative balance {view}")
+                if view.locked != locks.get(view.asset, 0):
+                    errors.append(f"{account} {view.asset}: locked {view.locked} != open orders' lock")
+        return errors
+
+    @staticmethod
+    def _book_errors(symbol: str, book: SymbolBook) -> list[str]:
+        errors: list[str] = []
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None and bid >= ask:
+            errors.append(f"{symbol}: crossed book {bid} >= {ask}")
+        for side, levels, prices, queues in (
+            ("bid", book.bids, book.bid_prices, book.bid_queues),
+            ("ask", book.asks, book.ask_prices, book.ask_queues),
+        ):
+            if sorted(levels) != prices:
+                errors.append(f"{symbol}: {side} price list out of sync")
+            if any(q <= 0 for q in levels.values()):
+                errors.append(f"{symbol}: empty {side} level kept")
+            for price, queue in queues.items():
+                if sum(e.leaves_qty for e in queue) != levels.get(price, 0):
+                    errors.append(f"{symbol}: {side} level {price} total != its queue")
+                for entry in queue:
+                    if isinstance(entry, LiveOrder) and entry.status not in t.OPEN_STATUSES:
+                        errors.append(f"{symbol}: closed order {entry.order_id} still queued")
+        return errors

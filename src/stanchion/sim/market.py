@@ -15,6 +15,7 @@ no scan of a whole side.
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from stanchion.sim.matching import SymbolBook
@@ -56,7 +57,7 @@ class SyntheticMarket:
         self._mean = max(config.mean_level_qty_steps, 1)
         self._actions_span = max(config.changes_per_step_max - config.changes_per_step_min, 0) + 1
 
-    def step(self, taker: TakerFn) -> None:  # noqa: PLR0915 -- one hot loop, kept flat for speed
+    def step(self, taker: TakerFn) -> None:  # noqa: C901, PLR0912, PLR0915 -- one hot loop, kept flat for speed
         """One tick: move the fair price, then 10–30 (configured) random actions."""
         cfg = self._cfg
         book = self.book
@@ -95,25 +96,23 @@ class SyntheticMarket:
             if r < add_p:
                 qty = step * (1 + int(random_() * span))
                 u = random_()
-                if len(prices) < levels_per_side and u < 0.3:
-                    # Refill: extend the far end so each side keeps its depth.
-                    if is_bid:
-                        price = prices[0] - tick if prices else fair - tick
-                    else:
-                        price = prices[-1] + tick if prices else fair + tick
+                if u < 0.75 or (u < 0.95 and len(prices) >= levels_per_side):
+                    # Mostly near the touch.
+                    offset = int(random_() * near)
                 else:
-                    # Add: mostly near the touch, sometimes deep.
-                    offset = int(random_() * (near if u < 0.93 else levels_per_side))
-                    if is_bid:
-                        edge = fair - tick
-                        if ask_prices and ask_prices[0] <= fair:
-                            edge = ask_prices[0] - tick
-                        price = edge - offset * tick
-                    else:
-                        edge = fair + tick
-                        if bid_prices and bid_prices[-1] >= fair:
-                            edge = bid_prices[-1] + tick
-                        price = edge + offset * tick
+                    # Sometimes anywhere in the book: this also fills the gaps
+                    # that cancels and takers leave, keeping each side dense.
+                    offset = int(random_() * levels_per_side)
+                if is_bid:
+                    edge = fair - tick
+                    if ask_prices and ask_prices[0] <= fair:
+                        edge = ask_prices[0] - tick
+                    price = edge - offset * tick
+                else:
+                    edge = fair + tick
+                    if bid_prices and bid_prices[-1] >= fair:
+                        edge = bid_prices[-1] + tick
+                    price = edge + offset * tick
                 if price <= 0:
                     continue
                 if price in queues:
@@ -124,11 +123,19 @@ class SyntheticMarket:
                 count = len(prices)
                 if not count:
                     continue
-                index = int(random_() * (near if near < count else count))
-                price = prices[count - 1 - index] if is_bid else prices[index]
+                # A level near the touch, by distance in ticks (not by rank, so a
+                # thin book is not eaten from ever deeper down).
+                offset = int(random_() * near) * tick
+                if is_bid:
+                    index = bisect_right(prices, prices[-1] - offset) - 1
+                else:
+                    index = bisect_left(prices, prices[0] + offset)
+                    if index == count:
+                        index = count - 1
+                price = prices[index]
                 total = levels[price]
-                # Half the cancels pull the whole level, half a random part of it.
-                cut = total if random_() < 0.5 else step * (1 + int(random_() * (total // step)))
+                # Some cancels pull the whole level, the others a random part of it.
+                cut = total if random_() < 0.35 else step * (1 + int(random_() * (total // step)))
                 if price in queues:
                     book.cancel_synthetic(is_bid, price, cut)
                 else:

@@ -43,13 +43,8 @@ def make_exchange(
     truth_window: int = 10_000,
 ) -> tuple[SimExchange, TestClock]:
     clock = TestClock()
-    specs = [
-        AccountSpec(name, {"USDT": 1_000_000 * E, "BTC": 100 * E}, maker_bps, taker_bps)
-        for name in accounts
-    ]
-    exchange = SimExchange(
-        [spec or btc_spec()], specs, clock, seed=seed, market=market, truth_window=truth_window
-    )
+    specs = [AccountSpec(name, {"USDT": 1_000_000 * E, "BTC": 100 * E}, maker_bps, taker_bps) for name in accounts]
+    exchange = SimExchange([spec or btc_spec()], specs, clock, seed=seed, market=market, truth_window=truth_window)
     return exchange, clock
 
 

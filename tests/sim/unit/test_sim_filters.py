@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.sim.unit.simcore_helpers import E, btc_spec, limit, make_exchange, market
 
 from stanchion.sim.exchange import OrderRequest, Rejected
-from tests.sim.unit.simcore_helpers import E, btc_spec, limit, make_exchange, market
 
 
 def failure(name: str) -> Rejected:
@@ -50,9 +50,7 @@ def test_each_filter_rejects_with_binance_code_and_message(
         ({"min_price": 0, "max_price": 0}, limit("BUY", E, 1)),  # price rules off, tick 0.01 -> 1 fails tick
     ],
 )
-def test_rules_at_zero_are_off_but_tick_still_applies(
-    overrides: dict[str, object], request_: OrderRequest
-) -> None:
+def test_rules_at_zero_are_off_but_tick_still_applies(overrides: dict[str, object], request_: OrderRequest) -> None:
     exchange, _ = make_exchange(spec=btc_spec(**overrides))
     assert exchange.place_order("alice", request_) == failure("PRICE_FILTER")
     assert exchange.place_order("alice", limit("BUY", E, E // 100)) != failure("PRICE_FILTER")
