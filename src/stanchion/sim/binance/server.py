@@ -120,6 +120,7 @@ class BinanceSimServer:
         self._account_uids: dict[str, int] = {}
         self._sub_ids = itertools.count(0)
         self.internal_errors = 0
+        self._pump_scheduled = False
         self.steps_done = 0
 
     # --- lifecycle -------------------------------------------------------------------
@@ -296,7 +297,14 @@ class BinanceSimServer:
         return cancel_reply(view, self.now_ms())
 
     def after_book_change(self, symbol: str) -> None:
+        """Flush the symbol's book changes; deliver the events just after the reply is queued (as Binance does)."""
         self.exchange.flush_depth(symbol)
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._scheduled_pump)
+
+    def _scheduled_pump(self) -> None:
+        self._pump_scheduled = False
         self.pump()
 
     # --- listen keys -------------------------------------------------------------------
@@ -528,7 +536,8 @@ class BinanceSimServer:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 conn.abort("peer closed")
                 return
-            if not conn.count_inbound(limit):
+            # The 5 messages/s rule is the streams' (web-socket-streams.md); the WS API is limited by weight.
+            if conn.kind != "api" and not conn.count_inbound(limit):
                 conn.abort("too many incoming messages")
                 return
             if msg.type == WSMsgType.PING:
