@@ -79,7 +79,18 @@ class SyntheticMarket:
         actions = cfg.changes_per_step_min + int(random_() * self._actions_span)
         taker_p = cfg.taker_probability
         add_p = taker_p + (1.0 - taker_p) * 0.55
+        half_add = add_p * 0.5
+        half_cancel = (1.0 + add_p) * 0.5
         fair = self.fair
+        # Where adds start: one tick inside the fair price, never through the
+        # other side. Bids go at or below bid_edge < ask_edge at or above which
+        # asks go, so adds within this step cannot cross the book either.
+        bid_edge = fair - tick
+        if ask_prices and ask_prices[0] <= fair:
+            bid_edge = ask_prices[0] - tick
+        ask_edge = fair + tick
+        if bid_prices and bid_prices[-1] >= fair:
+            ask_edge = bid_prices[-1] + tick
         for _ in range(actions):
             r = random_()
             if r < taker_p:
@@ -89,57 +100,59 @@ class SyntheticMarket:
                 elif not is_buy and bid_prices:
                     taker(False, bids[bid_prices[-1]] + step * int(random_() * self._mean))
                 continue
-            is_bid = r < add_p * 0.5 or add_p <= r < (1.0 + add_p) * 0.5
-            prices = bid_prices if is_bid else ask_prices
-            levels = bids if is_bid else asks
-            queues = bid_queues if is_bid else ask_queues
             if r < add_p:
-                qty = step * (1 + int(random_() * span))
+                is_bid = r < half_add
+                prices = bid_prices if is_bid else ask_prices
                 u = random_()
+                # One draw gives the offset and (from its remaining bits) the size.
                 if u < 0.75 or (u < 0.95 and len(prices) >= levels_per_side):
-                    # Mostly near the touch.
-                    offset = int(random_() * near)
+                    x = random_() * near  # mostly near the touch
                 else:
                     # Sometimes anywhere in the book: this also fills the gaps
                     # that cancels and takers leave, keeping each side dense.
-                    offset = int(random_() * levels_per_side)
+                    x = random_() * levels_per_side
+                offset = int(x)
+                qty = step * (1 + int((x - offset) * span))
                 if is_bid:
-                    edge = fair - tick
-                    if ask_prices and ask_prices[0] <= fair:
-                        edge = ask_prices[0] - tick
-                    price = edge - offset * tick
+                    price = bid_edge - offset * tick
+                    if price <= 0:
+                        continue
+                    if price in bid_queues:
+                        book.add_synthetic(True, price, qty)
+                    else:
+                        set_level(True, price, bids.get(price, 0) + qty)
                 else:
-                    edge = fair + tick
-                    if bid_prices and bid_prices[-1] >= fair:
-                        edge = bid_prices[-1] + tick
-                    price = edge + offset * tick
-                if price <= 0:
-                    continue
-                if price in queues:
-                    book.add_synthetic(is_bid, price, qty)
-                else:
-                    set_level(is_bid, price, levels.get(price, 0) + qty)
+                    price = ask_edge + offset * tick
+                    if price in ask_queues:
+                        book.add_synthetic(False, price, qty)
+                    else:
+                        set_level(False, price, asks.get(price, 0) + qty)
+                continue
+            is_bid = r < half_cancel
+            prices = bid_prices if is_bid else ask_prices
+            count = len(prices)
+            if not count:
+                continue
+            # A level near the touch, by distance in ticks (not by rank, so a
+            # thin book is not eaten from ever deeper down).
+            x = random_() * near
+            offset = int(x)
+            if is_bid:
+                index = bisect_right(prices, prices[-1] - offset * tick) - 1
             else:
-                count = len(prices)
-                if not count:
-                    continue
-                # A level near the touch, by distance in ticks (not by rank, so a
-                # thin book is not eaten from ever deeper down).
-                offset = int(random_() * near) * tick
-                if is_bid:
-                    index = bisect_right(prices, prices[-1] - offset) - 1
-                else:
-                    index = bisect_left(prices, prices[0] + offset)
-                    if index == count:
-                        index = count - 1
-                price = prices[index]
-                total = levels[price]
-                # Some cancels pull the whole level, the others a random part of it.
-                cut = total if random_() < 0.35 else step * (1 + int(random_() * (total // step)))
-                if price in queues:
-                    book.cancel_synthetic(is_bid, price, cut)
-                else:
-                    set_level(is_bid, price, total - cut if cut < total else 0)
+                index = bisect_left(prices, prices[0] + offset * tick)
+                if index == count:
+                    index = count - 1
+            price = prices[index]
+            levels = bids if is_bid else asks
+            total = levels[price]
+            # Some cancels pull the whole level, the others a random part of it.
+            frac = x - offset
+            cut = total if frac < 0.35 else step * (1 + int((frac - 0.35) / 0.65 * (total // step)))
+            if price in (bid_queues if is_bid else ask_queues):
+                book.cancel_synthetic(is_bid, price, cut)
+            else:
+                set_level(is_bid, price, total - cut if cut < total else 0)
         self._trim(levels_per_side)
 
     def _walk_fair(self, taker: TakerFn) -> None:

@@ -189,6 +189,11 @@ class SymbolBook:
         self.update_id = start_update_id
         self.pending_bids: dict[int, int] = {}
         self.pending_asks: dict[int, int] = {}
+        # Indexed by ``is_bid``: (levels, sorted prices, pending changes) of a side.
+        self._sides = (
+            (self.asks, self.ask_prices, self.pending_asks),
+            (self.bids, self.bid_prices, self.pending_bids),
+        )
         self.flushed_update_id = start_update_id
         self.history = BookHistory(start_update_id, self.bids, self.asks, window=truth_window)
         self._log_append = self.history.append
@@ -196,10 +201,7 @@ class SymbolBook:
     # ---- level primitives ---------------------------------------------------
     def set_level(self, is_bid: bool, price: int, qty: int) -> None:
         """Set a level's total (0 removes it); one book change."""
-        if is_bid:
-            levels, prices, pending = self.bids, self.bid_prices, self.pending_bids
-        else:
-            levels, prices, pending = self.asks, self.ask_prices, self.pending_asks
+        levels, prices, pending = self._sides[is_bid]
         if qty:
             if price not in levels:
                 insort(prices, price)
@@ -231,8 +233,8 @@ class SymbolBook:
             tuple(self.pending_bids.items()),
             tuple(self.pending_asks.items()),
         )
-        self.pending_bids = {}
-        self.pending_asks = {}
+        self.pending_bids.clear()
+        self.pending_asks.clear()
         self.flushed_update_id = self.update_id
         if self.history.maybe_checkpoint(self.update_id, self.bids, self.asks):
             self._log_append = self.history.append
