@@ -143,8 +143,7 @@ def _server_main(port_queue: Any, stop_event: Any) -> None:
 
         server = await picows.ws_create_server(factory, "127.0.0.1", 0)
         port_queue.put(server.sockets[0].getsockname()[1])
-        while not stop_event.is_set():
-            await asyncio.sleep(0.1)
+        await asyncio.get_running_loop().run_in_executor(None, stop_event.wait)
         server.close()
 
     asyncio.run(serve())
