@@ -330,7 +330,7 @@ class SimExchange:
             client_id,
             req.side,
             req.type,
-            req.time_in_force or (t.GTC if req.type == t.LIMIT_MAKER else ""),
+            req.time_in_force or t.GTC,  # Binance reports GTC for MARKET and LIMIT_MAKER
             req.price or 0,
             req.quantity or 0,
             req.quote_order_qty or 0,
@@ -351,8 +351,9 @@ class SimExchange:
             result = TakeResult() if got < req.quantity else self._take(state, order, now)
         else:
             result = self._take(state, order, now)
-        fills = self._settle_taker(state, order, result, now)
-        self._finish_taker(state, order, result, now)
+        done = self._taker_done(state, order, result)
+        fills = self._settle_taker(state, order, result, now, done)
+        self._finish_taker(state, order, result, now, done)
         self._emit_account_updates(now)
         return Accepted(order.view(), tuple(fills))
 
@@ -387,10 +388,13 @@ class SimExchange:
             order.locked = 0
         order.leaves_qty = 0
 
-    def _settle_taker(self, state: _SymbolState, order: LiveOrder, result: TakeResult, now: int) -> list[FillView]:
+    def _settle_taker(
+        self, state: _SymbolState, order: LiveOrder, result: TakeResult, now: int, done: bool
+    ) -> list[FillView]:
         fills: list[FillView] = []
-        for match in result.matches:
-            fills.append(self._settle_match(state, order, match, now))
+        last = len(result.matches) - 1
+        for index, match in enumerate(result.matches):
+            fills.append(self._settle_match(state, order, match, now, taker_filled=done and index == last))
         for prevented in result.prevented:
             maker = prevented.maker
             match_id = state.next_prevented_id
@@ -413,7 +417,15 @@ class SimExchange:
                 order.prevented_qty = order.orig_qty - order.executed_qty
         return fills
 
-    def _settle_match(self, state: _SymbolState, taker: LiveOrder | None, match: Match, now: int) -> FillView:
+    def _settle_match(
+        self,
+        state: _SymbolState,
+        taker: LiveOrder | None,
+        match: Match,
+        now: int,
+        *,
+        taker_filled: bool = False,
+    ) -> FillView:
         """Move balances for one fill, emit the trade and the execution reports.
 
         ``taker`` None is a market-maker taker; ``match.maker`` None is market-maker
@@ -456,11 +468,7 @@ class SimExchange:
                 party.status = t.FILLED if party.leaves_qty == 0 else t.PARTIALLY_FILLED
             else:
                 party.leaves_qty -= qty
-                party.status = (
-                    t.FILLED
-                    if party.orig_qty and party.executed_qty >= party.orig_qty and not party.orig_quote_qty
-                    else t.PARTIALLY_FILLED
-                )
+                party.status = t.FILLED if taker_filled else t.PARTIALLY_FILLED
             fill = FillView(
                 symbol=spec.symbol,
                 account=party.account,
@@ -537,12 +545,14 @@ class SimExchange:
             return state.vwap_notional // state.vwap_qty
         return state.last_price
 
-    def _finish_taker(self, state: _SymbolState, order: LiveOrder, result: TakeResult, now: int) -> None:
-        order.update_time = now
+    def _taker_done(self, state: _SymbolState, order: LiveOrder, result: TakeResult) -> bool:
+        """Whether the taker is FILLED by ``result`` (decided before reporting its trades)."""
         if order.order_type == t.MARKET and order.orig_quote_qty:
-            done = order.executed_qty > 0 and not result.taker_expired_by_stp and self._budget_spent(state, order)
-        else:
-            done = order.executed_qty >= order.orig_qty
+            return result.qty > 0 and not result.taker_expired_by_stp and self._budget_spent(state, order, result.quote)
+        return result.qty >= order.orig_qty
+
+    def _finish_taker(self, state: _SymbolState, order: LiveOrder, result: TakeResult, now: int, done: bool) -> None:
+        order.update_time = now
         if done:
             order.status = t.FILLED
             self._close(order)
@@ -560,13 +570,13 @@ class SimExchange:
         state.book.rest(order)
 
     @staticmethod
-    def _budget_spent(state: _SymbolState, order: LiveOrder) -> bool:
+    def _budget_spent(state: _SymbolState, order: LiveOrder, spent: int) -> bool:
         """A quote-amount MARKET order is FILLED when the rest cannot buy one step."""
         book = state.book
         price = book.best_ask() if order.is_buy else book.best_bid()
         if price is None:
             return False
-        left = order.orig_quote_qty - order.cum_quote
+        left = order.orig_quote_qty - spent
         return left * t.ONE // price < state.spec.step
 
     def _report(

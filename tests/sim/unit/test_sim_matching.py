@@ -132,7 +132,11 @@ def test_market_by_quote_amount_respects_lot_step() -> None:
     assert result.order.cumulative_quote_qty <= 1000 * E
     assert result.order.status == "FILLED"
     assert result.order.orig_quote_order_qty == 1000 * E
+    assert result.order.time_in_force == "GTC"  # as Binance reports MARKET orders
     assert balance(exchange, "alice", "USDT").locked == 0
+    reports = [e for e in executions(exchange.drain_events()) if e.account == "alice"]
+    assert [(r.execution_type, r.status) for r in reports] == [("NEW", "NEW"), ("TRADE", "FILLED")]
+    assert reports[-1].cumulative_quote_qty == result.order.cumulative_quote_qty
 
 
 def test_limit_maker_that_would_take_is_rejected() -> None:
