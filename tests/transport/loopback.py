@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -31,6 +32,7 @@ class ServerConnection:
         self.answer_pings = True
         self.data_sent = 0
         self.received: list[str] = []
+        self.received_at: list[float] = []  # time.monotonic() of each text frame
         self.pings_sent: list[bytes] = []
         self.pongs: list[bytes] = []
         self.closed = asyncio.Event()
@@ -143,6 +145,7 @@ class LoopbackMarketServer:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     conn.received.append(msg.data)
+                    conn.received_at.append(time.monotonic())
                     request_body = json.loads(msg.data)
                     if request_body.get("method") == "SUBSCRIBE":
                         conn.subscribed.update(request_body["params"])

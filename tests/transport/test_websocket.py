@@ -260,3 +260,58 @@ def test_bad_config_is_a_clear_error() -> None:
         WebSocketConfig(url="wss://x", liveness=LivenessPolicy.binance(), max_lifetime_s=10, rotation_margin_s=20)
     with pytest.raises(ConfigError, match="idle_timeout_s"):
         LivenessPolicy(idle_timeout_s=0)
+
+
+async def test_old_link_dying_mid_rotation_promotes_the_subscribed_replacement() -> None:
+    states: list[ConnectionState] = []
+    async with LoopbackMarketServer(tick_s=0.002) as server:
+        session = FakeSession(["btcusdt@depth"])
+        async with _client(session, _config(server.url), on_state=states.append) as client:
+            old = await server.wait_connections(1)
+            await wait_until(lambda: len(session.delivered) >= 5, what="data")
+
+            def hold_data(conn: object) -> None:  # the replacement is subscribed but silent for now
+                conn.paused = {"btcusdt@depth"}  # type: ignore[attr-defined]
+
+            server.on_connection = hold_data
+            await old.send_text(json.dumps({"e": "serverShutdown", "E": 1}))
+            new = await server.wait_connections(2)
+            await asyncio.wait_for(new.subscribed_event.wait(), 5)
+            old.abort()  # the venue shuts the old link before the new one carried data
+            await wait_until(lambda: client.generation == 2, what="promotion")
+            new.paused = set()
+            before = len(session.delivered)
+            await wait_until(lambda: len(session.delivered) > before + 5, what="data on the promoted link")
+            stats = client.statistics()
+            assert stats["reconnects"] == 0 and stats["rotations"] == 1
+            assert ConnectionState.DISCONNECTED not in states
+            assert len(server.connections) == 2
+
+
+async def test_subscribe_frames_are_paced() -> None:
+    class ManyFrames(FakeSession):
+        def on_connected(self, generation: int) -> list[str]:
+            return [json.dumps({"method": "SUBSCRIBE", "params": [s], "id": i}) for i, s in enumerate(self.streams)]
+
+    async with LoopbackMarketServer() as server:
+        session = ManyFrames(["a@depth", "b@depth", "c@depth"])
+        async with _client(session, _config(server.url, subscribe_interval_s=0.05)):
+            conn = await server.wait_connections(1)
+            await wait_until(lambda: len(conn.received) == 3, what="three subscribe frames")
+            assert [json.loads(r)["params"][0] for r in conn.received] == ["a@depth", "b@depth", "c@depth"]
+            gaps = [b - a for a, b in zip(conn.received_at, conn.received_at[1:], strict=False)]
+            assert min(gaps) >= 0.04
+
+
+def test_client_runs_on_uvloop() -> None:
+    from stanchion.transport.loop import loop_name, run
+
+    async def scenario() -> str:
+        async with LoopbackMarketServer() as server:
+            session = FakeSession(["btcusdt@depth"])
+            async with _client(session, _config(server.url)):
+                await wait_until(lambda: len(session.delivered) >= 5, what="data on uvloop")
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+    assert loop_name() == "uvloop"  # a dependency on Linux: its absence is a broken install
+    assert run(scenario()) == "uvloop"

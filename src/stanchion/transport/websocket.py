@@ -77,6 +77,7 @@ class WebSocketConfig:
     rotation_ready_timeout_s: float = 15.0
     queue_capacity: int | None = None  # None: deliver inline in the socket callback
     min_tick_s: float = 0.02  # timer granularity floor for the watchdog
+    subscribe_interval_s: float = 0.0  # spacing of on_connected frames (Binance: >= 0.25 s)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("ws://", "wss://")):
@@ -459,7 +460,13 @@ class WebSocketClient:
             conn.link.abort()
             self._fail(exc)
             return None
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if index and self._config.subscribe_interval_s:
+                # Pacing, not synchronisation: venues cap incoming control messages
+                # (Binance: 5 per second per connection, pongs included).
+                await asyncio.sleep(self._config.subscribe_interval_s)
+            if conn.closed.is_set():
+                break
             conn.link.send_text(frame.encode() if isinstance(frame, str) else frame)
         return conn
 
@@ -506,6 +513,12 @@ class WebSocketClient:
             conn = self._active
             assert conn is not None and conn.link is not None
             if conn.closed.is_set():
+                pending = self._pending
+                if pending is not None and pending.link is not None and pending.accepting:
+                    # The old link died mid-rotation (e.g. right after serverShutdown): the
+                    # replacement is open and subscribed, so it takes over without a reconnect.
+                    self._switch_to(pending, self._clock.monotonic_ns())
+                    continue
                 if conn.drop_cause is None:
                     conn.drop_cause = "closed"
                     self._drops["closed"] = self._drops.get("closed", 0) + 1
