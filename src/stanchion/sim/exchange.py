@@ -135,7 +135,9 @@ class SimExchange:
     """All symbols and accounts of one simulated venue.
 
     ``market=None`` disables the synthetic market: books hold only user orders
-    and ``step()`` only flushes pending depth diffs. Book changes caused by user
+    and ``step()`` only flushes pending depth diffs. ``truth_window`` bounds
+    :meth:`book_at`; ``history_limit`` bounds the closed orders and the fills
+    kept per account and symbol (queries see the newest). Book changes caused by user
     orders between steps go into the next DepthDiff of their symbol (as Binance
     batches its 100 ms diffs); ``flush_depth()`` emits them at once.
     """
@@ -148,7 +150,11 @@ class SimExchange:
         seed: int = 0,
         market: MarketConfig | None = None,
         truth_window: int = 10_000,
+        history_limit: int = 100_000,
     ) -> None:
+        if history_limit <= 0:
+            raise ValueError("history_limit must be positive")
+        self._history_limit = history_limit
         self._clock = clock
         self._id_rng = random.Random(f"client-ids:{seed}")  # noqa: S311 -- seeded simulation, not secrets
         self._ledger = Ledger(tuple(accounts))
@@ -369,12 +375,30 @@ class SimExchange:
 
     def _register(self, order: LiveOrder) -> None:
         key = (order.account, order.symbol)
-        self._orders.setdefault(key, []).append(order)
+        orders = self._orders.setdefault(key, [])
+        orders.append(order)
+        if len(orders) > self._history_limit * 5 // 4:
+            self._orders[key] = self._trim_orders(orders)
         self._by_id[order.symbol][order.order_id] = order
         self._open[order.account][(order.symbol, order.order_id)] = order
         client_key = (order.account, order.symbol, order.client_order_id)
         self._open_by_client[client_key] = order
         self._latest_by_client[client_key] = order
+
+    def _trim_orders(self, orders: list[LiveOrder]) -> list[LiveOrder]:
+        """Forget the oldest closed orders beyond ``history_limit`` (open ones stay)."""
+        excess = len(orders) - self._history_limit
+        kept: list[LiveOrder] = []
+        for order in orders:
+            if excess > 0 and order.status not in t.OPEN_STATUSES:
+                excess -= 1
+                self._by_id[order.symbol].pop(order.order_id, None)
+                client_key = (order.account, order.symbol, order.client_order_id)
+                if self._latest_by_client.get(client_key) is order:
+                    del self._latest_by_client[client_key]
+            else:
+                kept.append(order)
+        return kept
 
     def _close(self, order: LiveOrder) -> None:
         """Order reached a final status: release what it still locks, forget it as open."""
@@ -483,7 +507,10 @@ class SimExchange:
                 is_buyer=buys,
                 is_maker=is_maker,
             )
-            self._fills.setdefault((party.account, spec.symbol), []).append(fill)
+            history = self._fills.setdefault((party.account, spec.symbol), [])
+            history.append(fill)
+            if len(history) > self._history_limit * 5 // 4:
+                del history[: len(history) - self._history_limit]
             if is_maker and party.status == t.FILLED:
                 self._close(party)
             self._report(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from tests.sim.unit.simcore_helpers import E, accepted, limit, make_exchange, market
+from tests.sim.unit.simcore_helpers import E, accepted, btc_spec, limit, make_exchange, market
 
+from stanchion.core.clock import TestClock
 from stanchion.sim.exchange import (
+    AccountSpec,
     AccountUpdate,
     BalanceView,
     ExecutionEvent,
     OrderRequest,
     Rejected,
+    SimExchange,
     Trade,
 )
 
@@ -282,3 +285,23 @@ def test_book_ticker_recent_trades_and_avg_price() -> None:
     later = exchange.avg_price("BTCUSDT")
     assert not isinstance(later, Rejected)
     assert later.price == 110 * E  # no trade within 5 minutes: last price
+
+
+def test_history_is_bounded_but_open_orders_are_kept() -> None:
+
+
+    exchange = SimExchange([btc_spec()], [AccountSpec("alice", {"USDT": 10**6 * E})], TestClock(), history_limit=8)
+    kept = accepted(exchange.place_order("alice", limit("BUY", E, 50 * E))).order
+    first_ioc = accepted(exchange.place_order("alice", limit("BUY", E, 60 * E, "IOC"))).order
+    for _ in range(30):
+        exchange.place_order("alice", limit("BUY", E, 60 * E, "IOC"))
+    history = exchange.all_orders("alice", "BTCUSDT", limit=1000)
+    assert not isinstance(history, Rejected)
+    assert len(history) <= 10
+    assert kept.order_id in {o.order_id for o in history}
+    assert exchange.get_order("alice", "BTCUSDT", order_id=first_ioc.order_id) == Rejected(
+        -2013, "Order does not exist."
+    )
+    still = exchange.get_order("alice", "BTCUSDT", order_id=kept.order_id)
+    assert not isinstance(still, Rejected)
+    assert still.status == "NEW"
