@@ -361,6 +361,7 @@ class SimExchange:
         fills = self._settle_taker(state, order, result, now, done)
         self._finish_taker(state, order, result, now, done)
         self._emit_account_updates(now)
+        book.checkpoint_if_due()
         return Accepted(order.view(), tuple(fills))
 
     def _take(self, state: _SymbolState, order: LiveOrder, now: int) -> TakeResult:
@@ -717,7 +718,9 @@ class SimExchange:
         return Accepted(view)
 
     def _cancel(self, order: LiveOrder, cancel_id: str, now: int) -> OrderView:
-        self._states[order.symbol].book.remove(order)
+        book = self._states[order.symbol].book
+        book.remove(order)
+        book.checkpoint_if_due()
         order.status = t.CANCELED
         order.update_time = now
         self._close(order)

@@ -236,9 +236,13 @@ class SymbolBook:
         self.pending_bids.clear()
         self.pending_asks.clear()
         self.flushed_update_id = self.update_id
+        self.checkpoint_if_due()
+        return diff
+
+    def checkpoint_if_due(self) -> None:
+        """Let the truth history checkpoint and trim (any point between changes will do)."""
         if self.history.maybe_checkpoint(self.update_id, self.bids, self.asks):
             self._log_append = self.history.append
-        return diff
 
     # ---- synthetic liquidity ---------------------------------------------------
     def add_synthetic(self, is_bid: bool, price: int, qty: int) -> None:

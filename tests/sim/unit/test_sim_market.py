@@ -193,3 +193,30 @@ def test_hundred_thousand_steps_stay_correct_and_bounded() -> None:
     current = exchange.current_update_id("BTCUSDT")
     assert current - exchange.oldest_truth_update_id("BTCUSDT") <= 2 * 10_000
     assert exchange.book_at("BTCUSDT", current - 9_999) is not None
+
+
+def test_truth_at_every_update_id_of_the_window_without_any_flush() -> None:
+    """User-only book, no diffs flushed: book_at(n) is the book as it was at n, for every n kept."""
+    exchange, _ = make_exchange(truth_window=60)
+    seen: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
+    for i in range(150):
+        side = "BUY" if i % 2 else "SELL"
+        price = 100 * E + (1 if side == "SELL" else -1) * (1 + i % 7) * E // 100
+        exchange.place_order("alice" if i % 3 else "bob", limit(side, E // 10 * (1 + i % 4), price))
+        if i % 5 == 4:
+            exchange.place_order("bob", market("BUY", E // 10))
+        update_id, bids, asks = exchange.book_now("BTCUSDT")
+        seen[update_id] = (bids, asks)
+    current = exchange.current_update_id("BTCUSDT")
+    oldest = exchange.oldest_truth_update_id("BTCUSDT")
+    assert current - oldest <= 2 * 60
+    assert oldest > 1000  # it did trim
+    checked = 0
+    for update_id, book in seen.items():
+        truth = exchange.book_at("BTCUSDT", update_id)
+        if update_id >= oldest:
+            assert truth == book
+            checked += 1
+        else:
+            assert truth is None
+    assert checked > 10

@@ -289,7 +289,6 @@ def test_book_ticker_recent_trades_and_avg_price() -> None:
 
 def test_history_is_bounded_but_open_orders_are_kept() -> None:
 
-
     exchange = SimExchange([btc_spec()], [AccountSpec("alice", {"USDT": 10**6 * E})], TestClock(), history_limit=8)
     kept = accepted(exchange.place_order("alice", limit("BUY", E, 50 * E))).order
     first_ioc = accepted(exchange.place_order("alice", limit("BUY", E, 60 * E, "IOC"))).order
