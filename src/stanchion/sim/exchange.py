@@ -137,7 +137,9 @@ class SimExchange:
     ``market=None`` disables the synthetic market: books hold only user orders
     and ``step()`` only flushes pending depth diffs. ``truth_window`` bounds
     :meth:`book_at`; ``history_limit`` bounds the closed orders and the fills
-    kept per account and symbol (queries see the newest). Book changes caused by user
+    kept per account and symbol (queries see the newest); past
+    ``max_pending_events`` undrained events, ``step()`` drops market data
+    (never execution reports). Book changes caused by user
     orders between steps go into the next DepthDiff of their symbol (as Binance
     batches its 100 ms diffs); ``flush_depth()`` emits them at once.
     """
@@ -151,10 +153,13 @@ class SimExchange:
         market: MarketConfig | None = None,
         truth_window: int = 10_000,
         history_limit: int = 100_000,
+        max_pending_events: int = 1_000_000,
     ) -> None:
         if history_limit <= 0:
             raise ValueError("history_limit must be positive")
         self._history_limit = history_limit
+        self._max_pending_events = max_pending_events
+        self._dropped_market_events = 0
         self._clock = clock
         self._id_rng = random.Random(f"client-ids:{seed}")  # noqa: S311 -- seeded simulation, not secrets
         self._ledger = Ledger(tuple(accounts))
@@ -920,6 +925,28 @@ class SimExchange:
         """One market tick for every symbol; each symbol then emits one DepthDiff."""
         for symbol in self._states:
             self.step_symbol(symbol)
+        if len(self._events) > self._max_pending_events:
+            self._shed_market_data()
+
+    def _shed_market_data(self) -> None:
+        """Nobody drains: drop depth diffs and public trades (consumers see a gap and
+        resync), never execution reports or balance events."""
+        kept: list[SimEvent] = [e for e in self._events if not isinstance(e, DepthDiff | Trade)]
+        self._dropped_market_events += len(self._events) - len(kept)
+        self._events = kept
+
+    def statistics(self) -> dict[str, int]:
+        """Counters for metrics (cheap: read from state, nothing counted per change)."""
+        return {
+            "symbols": len(self._states),
+            "accounts": len(self._open),
+            "open_orders": sum(len(o) for o in self._open.values()),
+            "orders_total": sum(s.next_order_id - 1 for s in self._states.values()),
+            "trades_total": sum(s.next_trade_id - 1 for s in self._states.values()),
+            "book_changes_total": sum(s.book.update_id - START_UPDATE_ID for s in self._states.values()),
+            "pending_events": len(self._events),
+            "dropped_market_events_total": self._dropped_market_events,
+        }
 
     def step_symbol(self, symbol: str) -> None:
         state = self._states[symbol]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from tests.sim.unit.simcore_helpers import E, limit, make_exchange, market
+from tests.sim.unit.simcore_helpers import E, btc_spec, limit, make_exchange, market
 
+from stanchion.core.clock import TestClock
 from stanchion.sim.exchange import (
     Accepted,
+    AccountSpec,
     DepthDiff,
     ExecutionEvent,
     MarketConfig,
     OrderRequest,
     Rejected,
     SimEvent,
+    SimExchange,
     Trade,
 )
 
@@ -220,3 +223,23 @@ def test_truth_at_every_update_id_of_the_window_without_any_flush() -> None:
         else:
             assert truth is None
     assert checked > 10
+
+
+def test_undrained_events_shed_market_data_but_keep_execution_reports() -> None:
+    exchange = SimExchange(
+        [btc_spec()],
+        [AccountSpec("alice", {"USDT": 10**6 * E, "BTC": 10 * E})],
+        TestClock(),
+        market=SMALL,
+        max_pending_events=100,
+    )
+    exchange.place_order("alice", limit("BUY", E // 100, 90 * E))
+    for _ in range(300):
+        exchange.step()
+    stats = exchange.statistics()
+    assert stats["dropped_market_events_total"] > 0
+    assert stats["pending_events"] <= 100 + 40
+    events = exchange.drain_events()
+    assert any(isinstance(e, ExecutionEvent) and e.execution_type == "NEW" for e in events)
+    assert stats["open_orders"] == 1
+    assert stats["trades_total"] > 0
