@@ -35,6 +35,7 @@ from stanchion.sim.types import (
     MarketConfig,
     OrderRequest,
     OrderView,
+    PreventedMatchView,
     PublicTrade,
     Rejected,
     SimEvent,
@@ -56,6 +57,7 @@ __all__ = [
     "MarketConfig",
     "OrderRequest",
     "OrderView",
+    "PreventedMatchView",
     "PublicTrade",
     "Rejected",
     "SimEvent",
@@ -118,7 +120,7 @@ class _SymbolState:
         self.taker: Callable[[bool, int], None] = _no_taker
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.next_prevented_id = 1
+        self.next_prevented_id = 0  # Binance's examples count from 0
         self.recent: deque[Trade] = deque(maxlen=RECENT_TRADES_KEPT)
         self.vwap_window: deque[tuple[int, int, int]] = deque()
         self.vwap_notional = 0
@@ -235,6 +237,8 @@ class SimExchange:
         if req.type not in t.ORDER_TYPES:
             return Rejected(-1116, "Invalid orderType.")
         if req.stp_mode is not None and req.stp_mode not in t.STP_MODES:
+            if req.stp_mode in t.UNSUPPORTED_STP_MODES:
+                return Rejected(-1013, "This symbol does not allow the specified self-trade prevention mode.")
             return _mandatory("selfTradePreventionMode")
         if req.client_order_id is not None and not _CLIENT_ID_RE.match(req.client_order_id):
             return Rejected(
@@ -363,11 +367,11 @@ class SimExchange:
         else:
             result = self._take(state, order, now)
         done = self._taker_done(state, order, result)
-        fills = self._settle_taker(state, order, result, now, done)
+        fills, prevented = self._settle_taker(state, order, result, now, done)
         self._finish_taker(state, order, result, now, done)
         self._emit_account_updates(now)
         book.checkpoint_if_due()
-        return Accepted(order.view(), tuple(fills))
+        return Accepted(order.view(), tuple(fills), tuple(prevented))
 
     def _take(self, state: _SymbolState, order: LiveOrder, now: int) -> TakeResult:
         book = state.book
@@ -420,8 +424,9 @@ class SimExchange:
 
     def _settle_taker(
         self, state: _SymbolState, order: LiveOrder, result: TakeResult, now: int, done: bool
-    ) -> list[FillView]:
+    ) -> tuple[list[FillView], list[PreventedMatchView]]:
         fills: list[FillView] = []
+        prevented_views: list[PreventedMatchView] = []
         last = len(result.matches) - 1
         for index, match in enumerate(result.matches):
             fills.append(self._settle_match(state, order, match, now, taker_filled=done and index == last))
@@ -442,10 +447,21 @@ class SimExchange:
                     last_prevented=prevented.qty,
                     counter_order_id=order.order_id,
                 )
+            taker_prevented: int | None = None
             if result.taker_expired_by_stp:
                 order.prevented_match_id = match_id
                 order.prevented_qty = order.orig_qty - order.executed_qty
-        return fills
+                taker_prevented = order.prevented_qty
+            prevented_views.append(
+                PreventedMatchView(
+                    match_id,
+                    maker.order_id,
+                    prevented.price,
+                    prevented.qty if prevented.maker_expired else None,
+                    taker_prevented,
+                )
+            )
+        return fills, prevented_views
 
     def _settle_match(
         self,

@@ -26,6 +26,8 @@ IOC: Final = "IOC"
 FOK: Final = "FOK"
 TIME_IN_FORCES: Final = (GTC, IOC, FOK)
 STP_MODES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+UNSUPPORTED_STP_MODES: Final = ("DECREMENT", "TRANSFER")
+"""Binance modes this simulator does not offer (absent from allowedSelfTradePreventionModes)."""
 DEFAULT_STP_MODE: Final = "EXPIRE_MAKER"
 
 # Order status (X) and execution type (x).
@@ -151,11 +153,25 @@ class BalanceView:
 
 
 @dataclass(frozen=True, slots=True)
+class PreventedMatchView:
+    """One ``preventedMatches`` entry of an order response (STP)."""
+
+    prevented_match_id: int
+    maker_order_id: int
+    price: int
+    maker_prevented_quantity: int | None
+    """Set when the maker expired (EXPIRE_MAKER / EXPIRE_BOTH)."""
+    taker_prevented_quantity: int | None
+    """Set when the taker expired (EXPIRE_TAKER / EXPIRE_BOTH)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """A request that the matching engine accepted (the order may still be EXPIRED)."""
 
     order: OrderView
     fills: tuple[FillView, ...] = ()
+    prevented_matches: tuple[PreventedMatchView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

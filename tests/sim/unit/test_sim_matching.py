@@ -217,6 +217,14 @@ def test_stp_expire_maker_is_the_default() -> None:
     assert report.prevented_match_id is not None
     assert report.prevented_quantity == E
     assert balance(exchange, "alice", "BTC").locked == 0
+    (match,) = taker.prevented_matches
+    assert (match.maker_order_id, match.price, match.maker_prevented_quantity, match.taker_prevented_quantity) == (
+        own.order_id,
+        100 * E,
+        E,
+        None,
+    )
+    assert match.prevented_match_id == report.prevented_match_id
     del other
 
 
@@ -236,8 +244,11 @@ def test_stp_expire_taker_and_none() -> None:
 def test_stp_expire_both() -> None:
     exchange, _ = make_exchange()
     own = accepted(exchange.place_order("alice", limit("SELL", E, 100 * E))).order
-    taker = accepted(exchange.place_order("alice", limit("BUY", E, 100 * E, stp="EXPIRE_BOTH")))
+    taker = accepted(exchange.place_order("alice", limit("BUY", 3 * E, 100 * E, stp="EXPIRE_BOTH")))
     assert taker.order.status == "EXPIRED_IN_MATCH"
+    assert taker.order.prevented_quantity == 3 * E
+    (match,) = taker.prevented_matches
+    assert (match.maker_prevented_quantity, match.taker_prevented_quantity) == (E, 3 * E)
     maker = exchange.get_order("alice", "BTCUSDT", order_id=own.order_id)
     assert not isinstance(maker, Rejected)
     assert maker.status == "EXPIRED_IN_MATCH"
@@ -304,3 +315,11 @@ def test_history_is_bounded_but_open_orders_are_kept() -> None:
     still = exchange.get_order("alice", "BTCUSDT", order_id=kept.order_id)
     assert not isinstance(still, Rejected)
     assert still.status == "NEW"
+
+
+def test_stp_modes_the_simulator_does_not_offer_are_refused_like_binance() -> None:
+    exchange, _ = make_exchange()
+    for mode in ("DECREMENT", "TRANSFER"):
+        assert exchange.place_order("alice", limit("BUY", E, 100 * E, stp=mode)) == Rejected(
+            -1013, "This symbol does not allow the specified self-trade prevention mode."
+        )
