@@ -67,7 +67,7 @@ async def test_ccxt_pro_order_book_and_own_orders(sim: BinanceSimServer) -> None
         await asyncio.sleep(0)
         async with asyncio.timeout(5):
             # Wait until ccxt's user-data subscription is in place (WS API session or listenKey stream).
-            while not (sim.hub.user_sessions or any(c.kind == "listenKey" for c in sim.hub.connections.values())):
+            while not (sim.hub.user_sessions or any(c.kind == "listenKey" for c in sim.hub.connections.values())):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         placed = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, 50000)
         orders = await asyncio.wait_for(watcher, 5)

@@ -16,8 +16,8 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.*:DeprecationWarning")
 
-from stanchion.sim.binance import BinanceSimServer
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.sim.binance import BinanceSimServer  # noqa: E402
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET  # noqa: E402
 
 
 def _rest_round_trip(sim: BinanceSimServer) -> dict[str, object]:
@@ -71,7 +71,7 @@ async def test_python_binance_depth_socket_and_user_socket(sim: BinanceSimServer
         assert first["e"] == "depthUpdate" and second["U"] == first["u"] + 1
         async with manager.user_socket() as user:
             async with asyncio.timeout(5):
-                while not (sim.hub.user_sessions or any(c.kind == "listenKey" for c in sim.hub.connections.values())):
+                while not (sim.hub.user_sessions or any(c.kind == "listenKey" for c in sim.hub.connections.values())):  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             order = await client.create_order(symbol="ETHUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
                                               quantity="0.01", price="5000")
