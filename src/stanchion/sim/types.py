@@ -71,6 +71,18 @@ class MarketConfig:
     seed: int | None = None
     """None: derived from the exchange's seed."""
 
+    def __post_init__(self) -> None:
+        if self.levels_per_side < 1:
+            raise ValueError("levels_per_side must be at least 1")
+        if not 1 <= self.changes_per_step_min <= self.changes_per_step_max:
+            raise ValueError("need 1 <= changes_per_step_min <= changes_per_step_max")
+        if self.volatility_ticks < 0:
+            raise ValueError("volatility_ticks must not be negative")
+        if not 0.0 <= self.taker_probability < 1.0:
+            raise ValueError("taker_probability must be in [0, 1)")
+        if self.mean_level_qty_steps < 1 or self.near_touch_levels < 1:
+            raise ValueError("mean_level_qty_steps and near_touch_levels must be at least 1")
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:

@@ -7,7 +7,7 @@ import json
 import pytest
 from tests.sim.unit.simcore_helpers import E, btc_spec, limit, make_exchange, market
 
-from stanchion.sim.exchange import OrderRequest, Rejected
+from stanchion.sim.exchange import MarketConfig, OrderRequest, Rejected
 
 
 def failure(name: str) -> Rejected:
@@ -107,3 +107,22 @@ def test_bad_specs_are_refused_with_a_clear_error() -> None:
         btc_spec(initial_price=100 * E + 1)
     with pytest.raises(ValueError, match="upper-case"):
         btc_spec(symbol="btc/usdt")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"levels_per_side": 0}, "levels_per_side"),
+        ({"changes_per_step_min": 5, "changes_per_step_max": 4}, "changes_per_step"),
+        ({"volatility_ticks": -1.0}, "volatility"),
+        ({"taker_probability": 1.0}, "taker_probability"),
+    ],
+)
+def test_bad_market_config_is_refused_with_a_clear_error(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MarketConfig(**fields)  # type: ignore[arg-type]
+
+
+def test_bad_accounts_are_refused_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="duplicate account"):
+        make_exchange(accounts=("alice", "alice"))
