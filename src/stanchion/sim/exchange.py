@@ -222,6 +222,13 @@ class SimExchange:
         """Balances, fee pool and market-maker flows (truth and conservation checks)."""
         return self._ledger
 
+    def _known(self, symbol: str) -> _SymbolState:
+        """The symbol's state; a clear ValueError for the truth/driving API."""
+        state = self._states.get(symbol)
+        if state is None:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        return state
+
     def server_time_ms(self) -> int:
         return self._clock.time_ns() // 1_000_000
 
@@ -933,8 +940,8 @@ class SimExchange:
         return AvgPrice(state.spec.avg_price_mins, price, close_time)
 
     def current_update_id(self, symbol: str) -> int:
-        """Last update id of the symbol's book (KeyError for an unknown symbol)."""
-        return self._states[symbol].book.update_id
+        """Last update id of the symbol's book (ValueError for an unknown symbol)."""
+        return self._known(symbol).book.update_id
 
     # ---- time steps and events ------------------------------------------------
     def step(self) -> None:
@@ -965,7 +972,7 @@ class SimExchange:
         }
 
     def step_symbol(self, symbol: str) -> None:
-        state = self._states[symbol]
+        state = self._known(symbol)
         if state.market is not None:
             state.market.step(state.taker)
             if self._ledger.has_dirty():
@@ -1010,7 +1017,7 @@ class SimExchange:
 
     def flush_depth(self, symbol: str | None = None) -> None:
         """Emit pending book changes (e.g. user orders between steps) as DepthDiffs now."""
-        states = self._states.values() if symbol is None else [self._states[symbol]]
+        states = self._states.values() if symbol is None else [self._known(symbol)]
         for state in states:
             self._flush(state)
 
@@ -1023,17 +1030,17 @@ class SimExchange:
     # ---- truth -------------------------------------------------------------------
     def book_at(self, symbol: str, update_id: int) -> tuple[dict[int, int], dict[int, int]] | None:
         """(bids, asks) {price: qty} exactly as after ``update_id``; None outside the window."""
-        book = self._states[symbol].book
+        book = self._known(symbol).book
         return book.history.book_at(update_id, book.update_id)
 
     def book_now(self, symbol: str) -> tuple[int, dict[int, int], dict[int, int]]:
         """(update id, bids, asks) of the full current book."""
-        book = self._states[symbol].book
+        book = self._known(symbol).book
         return book.update_id, dict(book.bids), dict(book.asks)
 
     def oldest_truth_update_id(self, symbol: str) -> int:
         """The oldest update id :meth:`book_at` can still rebuild."""
-        return self._states[symbol].book.history.oldest_update_id
+        return self._known(symbol).book.history.oldest_update_id
 
     def consistency_errors(self) -> list[str]:
         """Invariants of books and balances; an empty list when everything holds.

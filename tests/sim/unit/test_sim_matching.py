@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.sim.unit.simcore_helpers import E, accepted, btc_spec, limit, make_exchange, market
 
 from stanchion.core.clock import TestClock
@@ -323,3 +324,16 @@ def test_stp_modes_the_simulator_does_not_offer_are_refused_like_binance() -> No
         assert exchange.place_order("alice", limit("BUY", E, 100 * E, stp=mode)) == Rejected(
             -1013, "This symbol does not allow the specified self-trade prevention mode."
         )
+
+
+def test_driving_and_truth_api_reject_unknown_symbols_clearly() -> None:
+    exchange, _ = make_exchange()
+    for call in (
+        lambda: exchange.current_update_id("NOPE"),
+        lambda: exchange.book_at("NOPE", 1),
+        lambda: exchange.book_now("NOPE"),
+        lambda: exchange.step_symbol("NOPE"),
+        lambda: exchange.flush_depth("NOPE"),
+    ):
+        with pytest.raises(ValueError, match="unknown symbol 'NOPE'"):
+            call()
