@@ -243,3 +243,25 @@ def test_undrained_events_shed_market_data_but_keep_execution_reports() -> None:
     assert any(isinstance(e, ExecutionEvent) and e.execution_type == "NEW" for e in events)
     assert stats["open_orders"] == 1
     assert stats["trades_total"] > 0
+
+
+def test_several_symbols_share_balances_but_not_ids_or_books() -> None:
+    eth = btc_spec(symbol="ETHBTC", base="ETH", quote="BTC", tick=10**3, step=10**4, initial_price=5 * 10**6)
+    exchange = SimExchange(
+        [btc_spec(), eth],
+        [AccountSpec("alice", {"USDT": 10**6 * E, "BTC": 10 * E, "ETH": 10 * E})],
+        TestClock(),
+        seed=4,
+        market=SMALL,
+    )
+    exchange.step()
+    diffs = diffs_of(exchange.drain_events())
+    assert sorted(d.symbol for d in diffs) == ["BTCUSDT", "ETHBTC"]
+    first = exchange.place_order("alice", limit("BUY", E // 10, 90 * E))
+    second = exchange.place_order("alice", OrderRequest("ETHBTC", "BUY", "LIMIT", "GTC", quantity=E, price=4 * 10**6))
+    assert isinstance(first, Accepted)
+    assert isinstance(second, Accepted)
+    btc = {b.asset: b for b in exchange.balances("alice")}  # type: ignore[union-attr]
+    assert btc["BTC"].locked == 4 * 10**6  # 1 ETH at 0.04 BTC
+    assert btc["USDT"].locked == 9 * E
+    assert exchange.consistency_errors() == []
