@@ -23,6 +23,7 @@ from stanchion.sim.matching import LiveOrder, Match, SymbolBook, TakeResult
 from stanchion.sim.types import (
     Accepted,
     AccountSpec,
+    AccountTruth,
     AccountUpdate,
     AvgPrice,
     BalanceUpdate,
@@ -45,6 +46,7 @@ from stanchion.sim.types import (
 __all__ = [
     "Accepted",
     "AccountSpec",
+    "AccountTruth",
     "AccountUpdate",
     "AvgPrice",
     "BalanceUpdate",
@@ -1037,6 +1039,26 @@ class SimExchange:
         """(update id, bids, asks) of the full current book."""
         book = self._known(symbol).book
         return book.update_id, dict(book.bids), dict(book.asks)
+
+    def account_truth(self, account: str) -> AccountTruth | Rejected:
+        """Balances, open orders, kept orders and fills of one account, all symbols."""
+        if account not in self._ledger:
+            return BAD_KEY
+        spec = self._ledger.specs[account]
+        orders: list[OrderView] = []
+        fills: list[FillView] = []
+        for symbol in self._states:
+            orders.extend(o.view() for o in self._orders.get((account, symbol), []))
+            fills.extend(self._fills.get((account, symbol), []))
+        return AccountTruth(
+            account,
+            spec.maker_fee_bps,
+            spec.taker_fee_bps,
+            tuple(self._ledger.views(account)),
+            tuple(o.view() for o in self._open[account].values()),
+            tuple(orders),
+            tuple(fills),
+        )
 
     def oldest_truth_update_id(self, symbol: str) -> int:
         """The oldest update id :meth:`book_at` can still rebuild."""

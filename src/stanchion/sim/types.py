@@ -235,6 +235,21 @@ class AvgPrice:
     close_time: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccountTruth:
+    """Everything the exchange knows about one account (truth endpoint, tests)."""
+
+    account: str
+    maker_fee_bps: int
+    taker_fee_bps: int
+    balances: tuple[BalanceView, ...]
+    open_orders: tuple[OrderView, ...]
+    orders: tuple[OrderView, ...]
+    """Every kept order (open and closed), per symbol, oldest first."""
+    fills: tuple[FillView, ...]
+    """Every kept fill, per symbol, oldest first."""
+
+
 # ---- events (drain_events) -------------------------------------------------
 
 

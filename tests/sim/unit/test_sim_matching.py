@@ -337,3 +337,18 @@ def test_driving_and_truth_api_reject_unknown_symbols_clearly() -> None:
     ):
         with pytest.raises(ValueError, match="unknown symbol 'NOPE'"):
             call()
+
+
+def test_account_truth_collects_balances_orders_and_fills() -> None:
+    exchange, _ = make_exchange()
+    exchange.place_order("bob", limit("SELL", E, 100 * E))
+    exchange.place_order("alice", limit("BUY", E, 100 * E))
+    exchange.place_order("alice", limit("BUY", E, 90 * E))
+    truth = exchange.account_truth("alice")
+    assert not isinstance(truth, Rejected)
+    assert (truth.maker_fee_bps, truth.taker_fee_bps) == (10, 20)
+    assert [o.status for o in truth.orders] == ["FILLED", "NEW"]
+    assert [o.price for o in truth.open_orders] == [90 * E]
+    assert [(f.qty, f.is_maker) for f in truth.fills] == [(E, False)]
+    assert {b.asset for b in truth.balances} == {"BTC", "USDT"}
+    assert exchange.account_truth("mallory") == Rejected(-2015, "Invalid API-key, IP, or permissions for action.")
