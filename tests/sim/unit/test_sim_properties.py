@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.sim.unit.simcore_helpers import E, make_exchange
 
-from stanchion.sim.exchange import Accepted, MarketConfig, OrderRequest, SimExchange
+from stanchion.sim.exchange import Accepted, DepthDiff, MarketConfig, OrderRequest, SimExchange
 
 TICK = E // 100
 STEP = E // 100_000
@@ -112,3 +112,40 @@ def test_price_time_priority_holds_for_any_ladder(orders: list[tuple[int, int]])
         if getattr(e, "is_maker", False) and getattr(e, "execution_type", "") == "TRADE"
     ]
     assert makers == expected
+
+
+def _diff_replay_matches_truth(exchange: SimExchange, ops: list[tuple[object, ...]]) -> None:
+    start, bids, asks = exchange.book_now("BTCUSDT")
+    local = (bids, asks)
+    for op in ops:
+        _run(exchange, [op])
+        exchange.flush_depth()
+        for event in exchange.drain_events():
+            if isinstance(event, DepthDiff):
+                assert event.first_update_id == start + 1
+                start = event.final_update_id
+                for side, changes in ((local[0], event.bids), (local[1], event.asks)):
+                    for price, qty in changes:
+                        if qty:
+                            side[price] = qty
+                        else:
+                            side.pop(price, None)
+                assert exchange.book_at("BTCUSDT", event.final_update_id) == local
+    assert exchange.book_now("BTCUSDT")[1:] == local
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(order_op, cancel_op, step_op), min_size=1, max_size=25),
+    st.integers(0, 2**32),
+)
+def test_diffs_replayed_on_a_snapshot_equal_truth_and_same_seed_replays_identically(
+    ops: list[tuple[object, ...]], seed: int
+) -> None:
+    exchange, _ = make_exchange(accounts=ACCOUNTS, market=SMALL_MARKET, seed=seed)
+    _diff_replay_matches_truth(exchange, ops)
+    first, _ = make_exchange(accounts=ACCOUNTS, market=SMALL_MARKET, seed=seed)
+    second, _ = make_exchange(accounts=ACCOUNTS, market=SMALL_MARKET, seed=seed)
+    _run(first, ops)
+    _run(second, ops)
+    assert first.drain_events() == second.drain_events()
