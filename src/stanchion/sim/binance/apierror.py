@@ -73,3 +73,11 @@ def timeout_unknown() -> BinanceApiError:
         -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
         status=503,
     )
+
+
+class HoldReply(Exception):
+    """Raised after an order was accepted when its reply must be withheld (``timeout_after_accept``)."""
+
+    def __init__(self, hold_s: float) -> None:
+        super().__init__(f"reply withheld for {hold_s}s")
+        self.hold_s = hold_s

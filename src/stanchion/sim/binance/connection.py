@@ -43,6 +43,7 @@ class Connection:
     close_after: float = 0.0
     last_ping_mono: float = field(default_factory=time.monotonic)
     session_key: str | None = None  # WS API session.logon
+    finishing: bool = False
     close_reason: str = ""
     _queue: deque[str | bytes] = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,6 +66,12 @@ class Connection:
             self.close_reason = reason
             self._wake.set()
 
+    def finish(self, reason: str) -> None:
+        """Close once everything queued so far has been written (final events before a close)."""
+        self.finishing = True
+        self.close_reason = self.close_reason or reason
+        self._wake.set()
+
     def count_inbound(self, limit_per_s: int) -> bool:
         """Record one inbound message; False when over the per-second limit."""
         now = time.monotonic()
@@ -85,6 +92,9 @@ class Connection:
         ws = self.ws
         while not self.closed:
             if not self._queue:
+                if self.finishing:
+                    self.abort(self.close_reason)
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue

@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from stanchion.sim.binance import apierror, auth
-from stanchion.sim.binance.apierror import BinanceApiError
+from stanchion.sim.binance.apierror import BinanceApiError, HoldReply
 from stanchion.sim.binance.limits import rest_weight
 from stanchion.sim.binance.params import Params, parse_form
 from stanchion.sim.binance.render import cancel_reply, fx, my_trade, order_query
@@ -319,7 +319,7 @@ async def dispatch(sim: BinanceSimServer, request: web.Request) -> web.StreamRes
         finally:
             if endpoint.orders and account is not None:
                 headers.update(sim.limiter.order_headers(account, sim.now_ms()))
-    except _Held:
+    except HoldReply:
         raise
     except BinanceApiError as exc:
         status, body = exc.status, exc.body()

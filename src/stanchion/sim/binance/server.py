@@ -28,7 +28,7 @@ from aiohttp import WSMsgType, web
 from stanchion.core.clock import Clock, LiveClock
 from stanchion.core.fixedpoint import parse_fixed
 from stanchion.sim.binance import apierror, control, rest, wsapi
-from stanchion.sim.binance.apierror import BinanceApiError
+from stanchion.sim.binance.apierror import BinanceApiError, HoldReply
 from stanchion.sim.binance.auth import KeyStore
 from stanchion.sim.binance.config import SimServerConfig
 from stanchion.sim.binance.connection import Connection
@@ -64,12 +64,6 @@ log = logging.getLogger("stanchion.sim.binance")
 T = TypeVar("T")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _CONNECTION_FAULTS = frozenset({"close", "stall", "malformed_frame", "user_stream_drop"})
-
-
-class HoldReply(Exception):
-    def __init__(self, hold_s: float) -> None:
-        super().__init__(f"reply withheld for {hold_s}s")
-        self.hold_s = hold_s
 
 
 class BinanceSimServer:
@@ -445,7 +439,7 @@ class BinanceSimServer:
         self.hub.listen_keys.pop(key, None)
         for conn in list(self.hub.subscribers.get(key, ())):
             conn.send(_dumps({"e": "listenKeyExpired", "E": self.now_ms(), "listenKey": key}))
-            conn.abort("listenKey expired")
+            conn.finish("listenKey expired")
 
     # --- REST ------------------------------------------------------------------------------
     async def rest_faults(self, request: web.Request) -> None:

@@ -237,7 +237,7 @@ class StreamHub:
             if account in (None, acc):
                 for conn in list(self.subscribers.get(key, ())):
                     conn.send(_dumps(payload))
-                    conn.abort("user data stream dropped (injected)")
+                    conn.finish("user data stream dropped (injected)")
                     dropped += 1
         return dropped
 
