@@ -32,7 +32,7 @@ def test_cli_prints_urls_serves_and_exits_zero(sig: signal.Signals) -> None:
         assert set(info) >= {"rest", "ws_streams", "ws_api", "control", "api_key"}
         assert info["rest"].startswith("http://127.0.0.1:") and info["ws_api"].endswith("/ws-api/v3")
         assert info["api_key"] == DEFAULT_API_KEY
-        with urllib.request.urlopen(info["rest"] + "/api/v3/exchangeInfo", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen(info["rest"] + "/api/v3/exchangeInfo", timeout=5) as r:
             symbols = [s["symbol"] for s in json.loads(r.read())["symbols"]]
         assert symbols == ["BTCUSDT", "ETHBTC"]
         proc.send_signal(sig)
