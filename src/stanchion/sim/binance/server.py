@@ -357,7 +357,8 @@ class BinanceSimServer:
         start = time.monotonic()
         done = 0
         next_flush = {c: start + c / 1000 for c in CADENCES_MS}
-        max_batch = max(1, int(rate * 0.05)) if rate else 0
+        # At most 50 ms of steps (and at most 500) per loop turn, so sockets are served in between.
+        max_batch = min(max(1, int(rate * 0.05)), 500) if rate else 0
         while True:
             now = time.monotonic()
             if rate > 0:
