@@ -70,7 +70,7 @@ def _run(exchange: SimExchange, ops: list[tuple[object, ...]]) -> None:
         assert exchange.consistency_errors() == []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(order_op, cancel_op), min_size=1, max_size=40))
 def test_user_only_book_keeps_invariants(ops: list[tuple[object, ...]]) -> None:
     exchange, _ = make_exchange(accounts=ACCOUNTS)
@@ -80,7 +80,7 @@ def test_user_only_book_keeps_invariants(ops: list[tuple[object, ...]]) -> None:
 SMALL_MARKET = MarketConfig(levels_per_side=60, mean_level_qty_steps=20_000, near_touch_levels=10)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.one_of(order_op, cancel_op, step_op, step_op), min_size=1, max_size=40),
     st.integers(0, 2**32),
@@ -134,7 +134,7 @@ def _diff_replay_matches_truth(exchange: SimExchange, ops: list[tuple[object, ..
     assert exchange.book_now("BTCUSDT")[1:] == local
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.one_of(order_op, cancel_op, step_op), min_size=1, max_size=25),
     st.integers(0, 2**32),
