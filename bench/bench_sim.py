@@ -22,7 +22,7 @@ import aiohttp
 
 from bench.common import Result, median
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimitSpec
 from stanchion.sim.types import MarketConfig
 
 
@@ -52,12 +52,14 @@ async def _depth_run(seconds: float) -> float:
         return (last_u - start_u) / (time.perf_counter() - start_t)
 
 
+# Generous limits: the bench measures the server, not Binance's order-rate policy.
+UNLIMITED = (RateLimitSpec("REQUEST_WEIGHT", "MINUTE", 1, 10**9), RateLimitSpec("ORDERS", "SECOND", 10, 10**9))
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
          "price": "30000.00"}
 
 
 async def _rest_run(count: int) -> float:
-    async with BinanceSimServer(SimServerConfig(rate=0)) as sim, \
+    async with BinanceSimServer(SimServerConfig(rate=0, rate_limits=UNLIMITED)) as sim, \
             aiohttp.ClientSession(headers={"X-MBX-APIKEY": DEFAULT_API_KEY}) as http:
         start = time.perf_counter()
         for _ in range(count // 2):
@@ -69,7 +71,7 @@ async def _rest_run(count: int) -> float:
 
 
 async def _ws_api_run(count: int) -> float:
-    async with BinanceSimServer(SimServerConfig(rate=0)) as sim, aiohttp.ClientSession() as http, \
+    async with BinanceSimServer(SimServerConfig(rate=0, rate_limits=UNLIMITED)) as sim, aiohttp.ClientSession() as http, \
             http.ws_connect(sim.ws_api_url) as ws:
         start = time.perf_counter()
         for i in range(count // 2):
