@@ -52,6 +52,9 @@ async def test_pong_echoes_each_ping_payload() -> None:
             assert len({bytes(p) for p in conn.pongs}) == n  # distinct payloads, each copied back
             stats = client.statistics()
             assert stats["pings_received"] >= 3
+            assert stats["messages"] >= 1 and stats["bytes"] > 0  # the subscribe ack at least
+            assert abs(stats["last_message_timestamp_s"] - time.time()) < 5  # type: ignore[operator]
+            assert stats["state"] == "live" and stats["generation"] == 1
             assert stats["pongs_sent"] >= 3
 
 
@@ -180,9 +183,12 @@ async def test_server_shutdown_triggers_make_before_break() -> None:
 
 async def test_client_ping_measures_round_trip_and_drops_on_missing_pong() -> None:
     liveness = LivenessPolicy(idle_timeout_s=30.0, client_ping=ClientPing(interval_s=0.05, timeout_s=0.3))
+    rtts: list[float] = []
+    reconnects: list[int] = []
     async with LoopbackMarketServer() as server:
         session = FakeSession(["btcusdt@depth"])
-        async with _client(session, _config(server.url, liveness=liveness)) as client:
+        hooks = {"on_heartbeat_rtt": rtts.append, "on_reconnect": lambda: reconnects.append(1)}
+        async with _client(session, _config(server.url, liveness=liveness), **hooks) as client:
             conn = await server.wait_connections(1)
             await wait_until(lambda: client.statistics()["heartbeat_latency_ms"] is not None, what="rtt")
             assert 0 <= client.statistics()["heartbeat_latency_ms"] < 1000  # type: ignore[operator]
@@ -190,6 +196,9 @@ async def test_client_ping_measures_round_trip_and_drops_on_missing_pong() -> No
             conn.paused = {"btcusdt@depth"}
             await server.wait_connections(2, timeout_s=3)
             assert client.statistics()["reconnect_causes"].get("heartbeat_timeout") == 1  # type: ignore[attr-defined]
+            await client.wait_state(ConnectionState.LIVE, 3.0)
+            assert reconnects == [1]  # the metric hook fires once per reconnect
+            assert rtts and all(0 <= r < 1 for r in rtts)
 
 
 async def test_text_heartbeat_reply_is_recognised_and_not_delivered() -> None:

@@ -60,6 +60,7 @@ MessageHandler = Callable[[bytes], "str | None"]
 ConnectedHandler = Callable[[int], Sequence[bytes | str]]
 StalenessHandler = Callable[[StalenessTransition], None]
 StateHandler = Callable[[ConnectionState], None]
+RttHandler = Callable[[float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,8 @@ class WebSocketClient:
         on_connected: ConnectedHandler,
         on_staleness: StalenessHandler | None = None,
         on_state: StateHandler | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+        on_heartbeat_rtt: RttHandler | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         opener: LinkOpener | None = None,
@@ -167,6 +170,10 @@ class WebSocketClient:
         self._on_connected = on_connected
         self._on_staleness = on_staleness
         self._on_state = on_state
+        # Metric hooks (observability is wired by the adapter; transport imports only core):
+        # on_reconnect fires once per reconnect, on_heartbeat_rtt with each ping->pong in seconds.
+        self._on_reconnect = on_reconnect
+        self._on_heartbeat_rtt = on_heartbeat_rtt
         self._clock = clock or LiveClock()
         self._opener: LinkOpener = opener or PicowsOpener(handshake_timeout_s=config.connect_timeout_s)
         self._backoff = Backoff(config.backoff, rng)
@@ -280,6 +287,8 @@ class WebSocketClient:
             "messages": self._messages,
             "bytes": self._bytes,
             "last_message_age_s": last_age,
+            # wall-clock Unix seconds of the last message (md_last_message_timestamp), derived at read time
+            "last_message_timestamp_s": None if last_age is None else self._clock.time_ns() / _NS - last_age,
             "pings_received": self._pings_received,
             "pongs_sent": self._pongs_sent,
             "heartbeat_latency_ms": rtt_ms,
@@ -358,6 +367,8 @@ class WebSocketClient:
     def _pong_received(self, conn: _Conn, now: int) -> None:
         self._heartbeat_rtt_ns = now - conn.ping_sent_ns
         conn.ping_outstanding = None
+        if self._on_heartbeat_rtt is not None:
+            self._call_hook(self._on_heartbeat_rtt, self._heartbeat_rtt_ns / _NS)
         if conn is self._active:
             self.staleness.on_heartbeat(now)
 
@@ -392,6 +403,12 @@ class WebSocketClient:
             self._failure = exc
         self._closing = True
         self._wake.set()
+
+    def _call_hook(self, hook: Callable[..., None], *args: object) -> None:
+        try:
+            hook(*args)
+        except Exception as exc:  # noqa: BLE001 - not swallowed: re-raised from the client's `async with`
+            self._fail(exc)
 
     def _report_staleness(self, transition: StalenessTransition) -> None:
         self._stale_transitions += 1
@@ -480,6 +497,8 @@ class WebSocketClient:
             return None
         if self._active is not None:
             self._reconnects += 1
+            if self._on_reconnect is not None:
+                self._call_hook(self._on_reconnect)
         self._active = conn
         self._backoff.record_connected(conn.opened_ns)
         self.staleness.reset(conn.opened_ns)
