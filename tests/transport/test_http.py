@@ -277,3 +277,16 @@ def test_config_and_budget_errors_are_clear() -> None:
         limiter.try_acquire({"W": 11})
     assert parse_retry_after_seconds({"retry-after": "abc"}) is None
     assert parse_retry_after_seconds({"Retry-After": " 3 "}) == 3.0
+
+
+def test_late_429_never_shortens_or_downgrades_a_ban() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter([Budget("W", 10, 60)], clock=fake.clock, sleep=fake.sleep)
+    limiter.on_rate_limited(418, 120)
+    limiter.on_rate_limited(429, 5)  # an answer to a request that was already in flight
+    assert limiter.banned and limiter.blocked_for_s == pytest.approx(120)
+    fake.clock.advance_seconds(121)
+    assert not limiter.banned and limiter.blocked_for_s == 0
+    limiter.on_rate_limited(429, None)  # no Retry-After: the default pause
+    assert not limiter.banned and limiter.blocked_for_s == pytest.approx(60)
+    assert limiter.statistics()["blocked_status"] == 429

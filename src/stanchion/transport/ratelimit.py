@@ -257,7 +257,8 @@ class RateLimiter:
         else:
             self._rate_limited += 1
         pause_s = retry_after_s if retry_after_s is not None else self._default_pause_s
-        until = self._clock.monotonic_ns() + round(pause_s * _NS)
-        if until > self._blocked_until_ns or status == 418:
-            self._blocked_until_ns = max(until, self._blocked_until_ns)
-            self._blocked_status = max(status, self._blocked_status if self.blocked_for_s > 0 else 0)
+        now = self._clock.monotonic_ns()
+        was_banned = self._blocked_status == 418 and self._blocked_until_ns > now
+        # A late 429 from a request in flight never shortens or downgrades a ban.
+        self._blocked_until_ns = max(self._blocked_until_ns, now + round(pause_s * _NS))
+        self._blocked_status = 418 if (status == 418 or was_banned) else status
