@@ -102,6 +102,30 @@ async def test_server_pings_and_drops_a_client_whose_pongs_stop(strict_sim: Bina
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
 
+async def test_unsolicited_pongs_do_not_keep_a_connection_alive(strict_sim: BinanceSimServer) -> None:
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(strict_sim.ws_stream_url + "/btcusdt@trade", autoping=False) as ws:
+        started = time.monotonic()
+        while True:  # answer every ping with an empty (wrong-payload) pong: still disconnected
+            msg = await ws.receive(timeout=3)
+            if msg.type == aiohttp.WSMsgType.PING:
+                await ws.pong(b"")
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+        assert time.monotonic() - started < 1.5
+
+
+async def test_connection_attempts_per_ip_are_limited() -> None:
+    async with BinanceSimServer(SimServerConfig(rate=0, ws_connections_per_5min=2)) as sim, \
+            aiohttp.ClientSession() as http:
+        for _ in range(2):
+            async with http.ws_connect(sim.ws_stream_url):
+                pass
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(sim.ws_stream_url)
+        assert refused.value.status == 429
+
+
 async def test_more_than_five_messages_a_second_disconnects(strict_sim: BinanceSimServer) -> None:
     async with aiohttp.ClientSession() as http, http.ws_connect(strict_sim.ws_stream_url) as ws:
         for i in range(8):

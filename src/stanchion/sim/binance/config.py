@@ -94,6 +94,7 @@ class SimServerConfig:
     connection_lifetime_s: float = 24 * 3600.0
     ws_incoming_per_s: int = 5
     ws_max_streams: int = 1024
+    ws_connections_per_5min: int = 300  # per IP
     ws_queue_frames: int = 10_000  # per connection; a slower client is disconnected
     max_body_bytes: int = 64 * 1024
     truth_window: int = 200_000  # update ids kept for book_at

@@ -43,6 +43,7 @@ class Connection:
     close_after: float = 0.0
     last_ping_mono: float = field(default_factory=time.monotonic)
     session_key: str | None = None  # WS API session.logon
+    ping_payload: bytes | None = None  # a pong counts only if it copies the last ping's payload
     finishing: bool = False
     close_reason: str = ""
     _queue: deque[str | bytes] = field(default_factory=deque)

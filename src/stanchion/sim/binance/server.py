@@ -115,6 +115,7 @@ class BinanceSimServer:
         self._sub_ids = itertools.count(0)
         self.internal_errors = 0
         self._pump_scheduled = False
+        self._ws_attempts: dict[str, list[float]] = {}
         self.steps_done = 0
 
     # --- lifecycle -------------------------------------------------------------------
@@ -429,8 +430,9 @@ class BinanceSimServer:
                     continue
                 if now - conn.last_ping_mono >= cfg.ping_interval_s:
                     conn.last_ping_mono = now
+                    conn.ping_payload = str(self.now_ms()).encode()
                     with contextlib.suppress(ConnectionResetError, RuntimeError):
-                        await conn.ws.ping(str(self.now_ms()).encode())
+                        await conn.ws.ping(conn.ping_payload)
             for key, seen in list(self._listen_key_seen.items()):
                 if now - seen > cfg.listen_key_ttl_s:
                     self._expire_listen_key(key)
@@ -491,10 +493,21 @@ class BinanceSimServer:
     async def _ws_api(self, request: web.Request) -> web.StreamResponse:
         return await self._serve_ws(request, "api", [], False, None, self._api_message)
 
+    def _connection_allowed(self, ip: str) -> bool:
+        """Binance: at most 300 connection attempts per 5 minutes per IP (configurable)."""
+        now = time.monotonic()
+        attempts = self._ws_attempts.setdefault(ip, [])
+        attempts[:] = [t for t in attempts if now - t < 300.0]
+        attempts.append(now)
+        return len(attempts) <= self.config.ws_connections_per_5min
+
     async def _serve_ws(
         self, request: web.Request, kind: str, initial: list[str], combined: bool, account: str | None,
         on_text: Callable[[Connection, str], Awaitable[None]],
     ) -> web.StreamResponse:
+        if not self._connection_allowed(request.remote or "?"):
+            return rest.json_response({"code": -1003, "msg": "Too many connection attempts; retry later."},
+                                      status=429, headers={"Retry-After": "60"})
         ws = web.WebSocketResponse(autoping=False, max_msg_size=self.config.max_body_bytes)
         await ws.prepare(request)
         conn = Connection(ws, kind, request.remote or "?", request.path_qs, self.config.ws_queue_frames)
@@ -540,7 +553,9 @@ class BinanceSimServer:
                     with contextlib.suppress(ConnectionResetError, RuntimeError):
                         await ws.pong(msg.data)
             elif msg.type == WSMsgType.PONG:
-                conn.last_pong_mono = time.monotonic()
+                # Unsolicited pongs are allowed but do not keep the connection alive (web-socket-streams.md).
+                if conn.ping_payload is not None and msg.data == conn.ping_payload:
+                    conn.last_pong_mono = time.monotonic()
             elif msg.type == WSMsgType.TEXT:
                 try:
                     await on_text(conn, msg.data)
