@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 
@@ -324,3 +325,48 @@ def test_client_runs_on_uvloop() -> None:
 
     assert loop_name() == "uvloop"  # a dependency on Linux: its absence is a broken install
     assert run(scenario()) == "uvloop"
+
+
+async def test_handshake_that_never_completes_times_out_and_close_does_not_wait_for_it() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # accept TCP, never answer the HTTP upgrade
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        session = FakeSession([])
+        config = _config(f"ws://127.0.0.1:{port}/ws", connect_timeout_s=0.2)
+        async with _client(session, config) as client:
+            await wait_until(lambda: client.statistics()["connect_failures"] >= 2, what="handshake timeouts")  # type: ignore[operator]
+            await client.wait_state(ConnectionState.CONNECTING, 2.0)
+            started = time.monotonic()
+        assert time.monotonic() - started < 0.15  # closing abandons the pending handshake
+        assert client.state is ConnectionState.CLOSED
+        assert client.statistics()["connects"] == 0
+    finally:
+        server.close()
+        for writer in accepted:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+async def test_send_control_reaches_the_replacement_during_rotation() -> None:
+    async with LoopbackMarketServer(tick_s=0.002) as server:
+        session = FakeSession(["btcusdt@depth"])
+        async with _client(session, _config(server.url)) as client:
+            old = await server.wait_connections(1)
+            await wait_until(lambda: len(session.delivered) >= 3, what="data")
+            server.on_connection = lambda conn: setattr(conn, "paused", {"btcusdt@depth", "ethusdt@depth"})
+            client.request_rotation("test")
+            new = await server.wait_connections(2)
+            await asyncio.wait_for(new.subscribed_event.wait(), 5)
+            assert client.state is ConnectionState.ROTATING
+            subscribe = json.dumps({"method": "SUBSCRIBE", "params": ["ethusdt@depth"], "id": 99})
+            client.send_control(subscribe)
+            await wait_until(lambda: subscribe in old.received and subscribe in new.received, what="both links")
+            new.paused = set()
+            await wait_until(lambda: client.statistics()["rotations"] == 1, what="switch")

@@ -190,6 +190,7 @@ class WebSocketClient:
         self._rotation_task: asyncio.Task[None] | None = None
         self._rotation_retry_ns = 0
         self._consumer_task: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[tuple[_Conn, bytes]] | None = None
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
@@ -218,7 +219,7 @@ class WebSocketClient:
         if self._config.queue_capacity is not None:
             self._queue = asyncio.Queue(self._config.queue_capacity)
             self._consumer_task = self._tg.create_task(self._consume_queue(), name=f"{self._config.name}-consumer")
-        self._tg.create_task(self._supervise(), name=f"{self._config.name}-supervisor")
+        self._supervisor = self._tg.create_task(self._supervise(), name=f"{self._config.name}-supervisor")
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
@@ -239,6 +240,14 @@ class WebSocketClient:
         """Ask the client to stop; the ``async with`` exit waits for it."""
         self._closing = True
         self._wake.set()
+        if (
+            self._machine.state is ConnectionState.CONNECTING
+            and self._failure is None
+            and self._supervisor is not None
+            and not self._supervisor.done()
+        ):
+            # A handshake in progress is not worth waiting for: abandon it now.
+            self._supervisor.cancel()
 
     @property
     def state(self) -> ConnectionState:
@@ -262,6 +271,16 @@ class WebSocketClient:
         if conn is None or conn.link is None or not conn.accepting:
             raise ConnectionLostError(f"{self._config.name}: not connected")
         conn.link.send_text(data.encode() if isinstance(data, str) else data)
+
+    def send_control(self, data: bytes | str) -> None:
+        """A subscription change: to the serving link *and* to a replacement being prepared.
+
+        Never use this for orders (a rotation in progress would send them twice).
+        """
+        self.send(data)
+        pending = self._pending
+        if pending is not None and pending.link is not None and pending.accepting:
+            pending.link.send_text(data.encode() if isinstance(data, str) else data)
 
     def request_rotation(self, reason: str) -> None:
         """Replace the link make-before-break (e.g. the venue announced a shutdown)."""
