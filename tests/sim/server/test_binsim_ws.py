@@ -228,11 +228,17 @@ async def test_listen_key_stream_delivers_bare_events(sim: BinanceSimServer, htt
         kinds = set()
         while not {"executionReport", "outboundAccountPosition"} <= kinds:
             kinds.add((await receive_json(ws))["e"])  # type: ignore[arg-type]
+        async with http.post(sim.control_url + "/deposit", params={"asset": "USDT", "amount": "250.5"}) as r:
+            assert r.status == 200, await r.text()
+        update = await receive_until(ws, lambda m: m["e"] == "balanceUpdate")
+        assert update["a"] == "USDT" and update["d"] == "250.50000000"
         async with http.put(sim.rest_url + "/api/v3/userDataStream", params={"listenKey": listen_key}) as r:
             assert await r.json() == {}
         async with http.delete(sim.rest_url + "/api/v3/userDataStream", params={"listenKey": listen_key}) as r:
             assert r.status == 200
         closing = await ws.receive(timeout=3)
+        while closing.type == aiohttp.WSMsgType.TEXT:  # events already queued are still delivered
+            closing = await ws.receive(timeout=3)
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     async with http.put(sim.rest_url + "/api/v3/userDataStream", params={"listenKey": listen_key}) as r:
         assert (await r.json())["code"] == -1125

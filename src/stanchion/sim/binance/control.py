@@ -6,6 +6,7 @@
 - ``GET  /_sim/connections`` open WebSocket connections (ids for targeting faults).
 - ``GET  /_sim/faults`` armed and pending faults; ``POST /_sim/faults`` one fault or a list.
 - ``POST /_sim/step?n=N`` advance the synthetic market by N ticks.
+- ``POST /_sim/deposit?account=A&asset=X&amount=D`` credit (``-D`` debit): emits ``balanceUpdate``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from stanchion.core.errors import ParseError
+from stanchion.core.fixedpoint import parse_fixed
 from stanchion.sim.binance.faults import Fault
 from stanchion.sim.binance.render import fx, my_trade, order_query
 from stanchion.sim.types import Rejected
@@ -112,14 +115,29 @@ async def _faults_post(sim: BinanceSimServer, request: web.Request) -> web.Respo
         raise ValueError("body must be JSON: a fault object or a list of them") from None
     items = doc if isinstance(doc, list) else [doc]
     faults = [Fault.from_mapping(i) for i in items]
-    now_s = sim.elapsed_s()
     for fault in faults:
         if fault.at_s is None and fault.at_update is None:
             sim.inject(fault)
         else:
             sim.faults.schedule([fault])
-    del now_s
     return _json({"accepted": len(faults)})
+
+
+async def _deposit(sim: BinanceSimServer, request: web.Request) -> web.Response:
+    """Credit (negative: debit) an account; user-data subscribers get a ``balanceUpdate``."""
+    account = request.query.get("account", "default")
+    asset = request.query.get("asset", "")
+    raw = request.query.get("amount", "")
+    negative = raw.startswith("-")
+    try:
+        amount = parse_fixed(raw[1:] if negative else raw, 8)
+    except ParseError as exc:
+        raise ValueError(f"amount: {exc}") from None
+    result = sim.exchange.deposit(account, asset, -amount if negative else amount)
+    if isinstance(result, Rejected):
+        raise ValueError(f"deposit refused: {result.msg}")
+    sim.pump()
+    return _json({"account": account, "asset": asset, "delta": raw})
 
 
 async def _step(sim: BinanceSimServer, request: web.Request) -> web.Response:
@@ -137,4 +155,5 @@ _ROUTES = {
     ("GET", "/_sim/faults"): _faults_get,
     ("POST", "/_sim/faults"): _faults_post,
     ("POST", "/_sim/step"): _step,
+    ("POST", "/_sim/deposit"): _deposit,
 }
