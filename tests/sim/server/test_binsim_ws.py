@@ -242,3 +242,26 @@ async def test_listen_key_stream_delivers_bare_events(sim: BinanceSimServer, htt
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     async with http.put(sim.rest_url + "/api/v3/userDataStream", params={"listenKey": listen_key}) as r:
         assert (await r.json())["code"] == -1125
+
+
+async def test_ws_api_market_data_and_cancel_all(sim: BinanceSimServer) -> None:
+    async with aiohttp.ClientSession() as http, http.ws_connect(sim.ws_api_url) as ws:
+        await ws.send_str(json.dumps({"id": 1, "method": "depth", "params": {"symbol": "BTCUSDT", "limit": 5}}))
+        depth = await receive_json(ws)
+        assert len(depth["result"]["bids"]) == 5 and depth["rateLimits"][0]["count"] >= 5  # type: ignore[index]
+        await ws.send_str(json.dumps({"id": 2, "method": "exchangeInfo", "params": {"symbol": "ETHUSDT"}}))
+        assert (await receive_json(ws))["result"]["symbols"][0]["symbol"] == "ETHUSDT"  # type: ignore[index]
+        await ws.send_str(json.dumps({"id": 3, "method": "ticker.book", "params": {"symbol": "BTCUSDT"}}))
+        assert set((await receive_json(ws))["result"]) == {"symbol", "bidPrice", "bidQty", "askPrice", "askQty"}  # type: ignore[arg-type]
+        for i in range(2):
+            order = {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
+                     "price": f"9000{i}.00"}
+            await ws.send_str(json.dumps({"id": 10 + i, "method": "order.place", "params": ws_signed(order)}))
+            assert (await receive_json(ws))["status"] == 200
+        await ws.send_str(json.dumps({"id": 20, "method": "openOrders.cancelAll", "params": ws_signed({"symbol": "BTCUSDT"})}))
+        canceled = await receive_json(ws)
+        assert [o["status"] for o in canceled["result"]] == ["CANCELED", "CANCELED"]  # type: ignore[union-attr]
+        await ws.send_str(json.dumps({"id": 21, "method": "order.fly", "params": {}}))
+        assert (await receive_json(ws))["error"]["code"] == -1020  # type: ignore[index]
+    stats = sim.statistics()
+    assert stats["internal_errors"] == 0 and set(stats["update_ids"]) == {"BTCUSDT", "ETHUSDT"}  # type: ignore[call-overload]

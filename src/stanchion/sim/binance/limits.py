@@ -38,7 +38,7 @@ WS_WEIGHTS: Final[Mapping[str, int]] = {
     "ping": 1, "time": 1, "exchangeInfo": 20, "order.place": 1, "order.test": 1, "order.cancel": 1,
     "order.status": 4, "openOrders.status": 6, "openOrders.cancelAll": 1, "account.status": 20,
     "session.logon": 2, "session.status": 2, "session.logout": 2,
-    "userDataStream.subscribe": 2, "userDataStream.unsubscribe": 2,
+    "userDataStream.subscribe": 2, "userDataStream.unsubscribe": 2, "depth": 5, "ticker.book": 2,
 }
 
 

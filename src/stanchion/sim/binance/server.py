@@ -215,6 +215,17 @@ class BinanceSimServer:
         self.internal_errors += 1
         log.exception("internal error while serving %s", where)
 
+    def statistics(self) -> dict[str, object]:
+        """Counters for tests and dashboards: connections by kind, market steps, internal errors."""
+        kinds: dict[str, int] = {}
+        for conn in self.hub.connections.values():
+            kinds[conn.kind] = kinds.get(conn.kind, 0) + 1
+        return {
+            "connections": kinds, "steps": self.steps_done, "internal_errors": self.internal_errors,
+            "slow_clients_dropped": self.hub.slow_clients_dropped, "faults_fired": len(self.faults.fired),
+            "update_ids": {s: self.exchange.current_update_id(s) for s in self.exchange.symbols},
+        }
+
     def inject(self, fault: Fault) -> None:
         """Arm a fault now (control endpoint and tests)."""
         self.faults.arm(fault, self.elapsed_s())
@@ -524,6 +535,8 @@ class BinanceSimServer:
         try:
             await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            if "slow client" in conn.close_reason:
+                self.hub.slow_clients_dropped += 1
             self.hub.unregister(conn)
             conn.abort(conn.close_reason or "closed")
             for t in (writer, reader):

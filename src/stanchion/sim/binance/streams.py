@@ -80,6 +80,7 @@ class StreamHub:
         self._agg_id = dict.fromkeys(symbols, 0)
         self.user_sessions: dict[int, tuple[Connection, str, int]] = {}  # conn id -> (conn, account, subscriptionId)
         self.listen_keys: dict[str, str] = {}  # listenKey -> account
+        self.slow_clients_dropped = 0
 
     # --- subscriptions -------------------------------------------------------------
     def register(self, conn: Connection) -> None:

@@ -11,7 +11,7 @@ from stanchion.sim.binance.apierror import BinanceApiError
 from stanchion.sim.binance.connection import Connection
 from stanchion.sim.binance.limits import WS_WEIGHTS
 from stanchion.sim.binance.params import Params
-from stanchion.sim.binance.render import order_query
+from stanchion.sim.binance.render import cancel_reply, order_query
 from stanchion.sim.binance.streams import StreamHub
 
 if TYPE_CHECKING:
@@ -264,6 +264,33 @@ async def _account_status(sim: BinanceSimServer, conn: Connection, req: _Request
     return body, account
 
 
+async def _depth(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    from stanchion.sim.binance import rest
+
+    return await rest.depth(sim, None, req.params, None), None  # type: ignore[arg-type]
+
+
+async def _exchange_info(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    from stanchion.sim.binance import rest
+
+    return await rest.exchange_info(sim, None, req.params, None), None  # type: ignore[arg-type]
+
+
+async def _ticker_book(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    from stanchion.sim.binance import rest
+
+    return await rest.book_ticker(sim, None, req.params, None), None  # type: ignore[arg-type]
+
+
+async def _cancel_all(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    account = _authenticate(sim, conn, req, signed=True)
+    symbol = req.params.symbol(sim.symbol_names)
+    canceled = sim.ok(sim.exchange.cancel_open_orders(account, symbol))
+    sim.after_book_change(symbol)
+    now = sim.now_ms()
+    return [cancel_reply(o, now) for o in canceled], account
+
+
 def _strip(params: Params) -> Params:
     return Params({k: v for k, v in params.values.items() if k not in ("apiKey", "signature")})
 
@@ -276,6 +303,10 @@ _METHODS_TABLE = {
     "order.cancel": _order_cancel,
     "order.status": _order_status,
     "openOrders.status": _open_orders,
+    "openOrders.cancelAll": _cancel_all,
+    "depth": _depth,
+    "exchangeInfo": _exchange_info,
+    "ticker.book": _ticker_book,
     "account.status": _account_status,
     "session.logon": _logon,
     "session.status": _session_status_method,
