@@ -308,7 +308,57 @@ class PicowsClient(Client):
         return result
 
 
-CLIENTS: list[Client] = [WebsocketsClient(), AiohttpClient(), PicowsClient()]
+class StanchionClient(Client):
+    """Our WebSocketClient on picows: the full path a venue adapter gets (staleness per stream included)."""
+
+    name = "stanchion.transport"
+
+    def _client(self, url: str, on_message: Callable[[bytes], str | None]) -> Any:
+        from stanchion.transport.liveness import LivenessPolicy
+        from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
+
+        config = WebSocketConfig(url=url, liveness=LivenessPolicy.binance(), name="bench")
+        return WebSocketClient(config, on_message=on_message, on_connected=lambda _gen: [])
+
+    async def flood(self, url: str, n: int) -> float:
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        state = {"count": 0, "start": 0}
+
+        def on_message(payload: bytes) -> str | None:
+            if payload == b"END":
+                elapsed = time.perf_counter_ns() - state["start"]
+                if not done.done():
+                    done.set_result((state["count"] - 1) / (elapsed / 1e9))
+                return None
+            if state["count"] == 0:
+                state["start"] = time.perf_counter_ns()
+            state["count"] += 1
+            return _DECODER.decode(payload).stream
+
+        async with self._client(url, on_message):
+            result = await done
+        assert state["count"] == n, state["count"]
+        return result
+
+    async def rtt(self, url: str) -> tuple[float, float]:
+        done: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+        holder: list[Any] = []
+
+        def on_message(payload: bytes) -> str | None:
+            if payload.startswith(b"END"):
+                if not done.done():
+                    done.set_result(_parse_end(payload))
+                return None
+            holder[0].send(ORDER)
+            return "tick"
+
+        client = self._client(url, on_message)
+        holder.append(client)
+        async with client:
+            return await done
+
+
+CLIENTS: list[Client] = [WebsocketsClient(), AiohttpClient(), PicowsClient(), StanchionClient()]
 
 
 def _run_loop(coro_factory: Callable[[], Awaitable[Any]]) -> Any:

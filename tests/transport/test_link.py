@@ -22,8 +22,13 @@ class Recorder:
         self.pings: list[bytes] = []
         self.pongs: list[bytes] = []
         self.closed: list[tuple[int | None, str]] = []
+        self.opened: list[object] = []
+
+    def on_open(self, link: object) -> None:
+        self.opened.append(link)
 
     def on_message(self, payload: bytes) -> None:
+        assert self.opened, "a frame before on_open"
         self.messages.append(payload)
 
     def on_ping(self, payload: bytes) -> None:
@@ -76,6 +81,7 @@ async def fragmenting_url() -> AsyncIterator[str]:
 async def test_fragments_are_reassembled_and_control_frames_interleave(fragmenting_url: str) -> None:
     events = Recorder()
     link = await PicowsOpener()(fragmenting_url, events)
+    assert events.opened == [link]  # the opener returns the link announced by on_open
     try:
         await wait_until(lambda: bool(events.messages), what="the reassembled message")
         message = json.loads(events.messages[0])

@@ -370,3 +370,30 @@ async def test_send_control_reaches_the_replacement_during_rotation() -> None:
             await wait_until(lambda: subscribe in old.received and subscribe in new.received, what="both links")
             new.paused = set()
             await wait_until(lambda: client.statistics()["rotations"] == 1, what="switch")
+
+
+async def test_frames_sent_with_the_handshake_reach_the_consumer_after_on_connected() -> None:
+    order: list[str] = []
+    async with LoopbackMarketServer() as server:
+
+        async def greet(conn: object) -> None:
+            await conn.send_text(json.dumps({"stream": "btcusdt@depth", "data": {"u": 1}}))  # type: ignore[attr-defined]
+
+        tasks: list[asyncio.Task[None]] = []
+        server.on_connection = lambda conn: tasks.append(asyncio.ensure_future(greet(conn)))
+        session = FakeSession(["btcusdt@depth"])
+
+        def on_connected(generation: int) -> list[str]:
+            order.append("connected")
+            return session.on_connected(generation)
+
+        def on_message(payload: bytes) -> str | None:
+            order.append("message")
+            client.send("{}")  # the link is usable from the first message on
+            return session.on_message(payload)
+
+        client = WebSocketClient(_config(server.url), on_message=on_message, on_connected=on_connected)
+        async with client:
+            await wait_until(lambda: ("btcusdt@depth", 1) in session.delivered, what="greeting")
+            await asyncio.gather(*tasks)
+        assert order[:2] == ["connected", "message"]

@@ -36,8 +36,14 @@ class Link(Protocol):
 
 
 class LinkEvents(Protocol):
-    """What a link reports. Called synchronously from the library's protocol callbacks."""
+    """What a link reports. Called synchronously from the library's protocol callbacks.
 
+    ``on_open`` comes first, before any frame, with the link that the opener will
+    also return: frames that arrive in the same read as the handshake response are
+    reported before the opener's await completes.
+    """
+
+    def on_open(self, link: Link) -> None: ...
     def on_message(self, payload: bytes) -> None: ...
     def on_ping(self, payload: bytes) -> None: ...
     def on_pong(self, payload: bytes) -> None: ...
@@ -56,6 +62,11 @@ class _PicowsListener(picows.WSListener):
         self._max = max_message_bytes
         self._fragments: bytearray | None = None
         self._closed_reported = False
+        self.link: _PicowsLink | None = None
+
+    def on_ws_connected(self, transport: picows.WSTransport) -> None:
+        self.link = _PicowsLink(transport)
+        self._events.on_open(self.link)
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
         msg_type = frame.msg_type
@@ -150,7 +161,7 @@ class PicowsOpener:
             return _PicowsListener(events, self._max)
 
         try:
-            transport, _listener = await picows.ws_connect(
+            _transport, listener = await picows.ws_connect(
                 factory,
                 url,
                 ssl_context=self._ssl,
@@ -162,4 +173,5 @@ class PicowsOpener:
             )
         except (TimeoutError, OSError, picows.WSError) as exc:
             raise ConnectionLostError(f"websocket connect failed: {type(exc).__name__}") from exc
-        return _PicowsLink(transport)
+        assert isinstance(listener, _PicowsListener) and listener.link is not None
+        return listener.link

@@ -55,6 +55,7 @@ from stanchion.transport.state import ConnectionState, ConnectionTrigger, new_co
 log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
+_EARLY_CAPACITY = 1024  # messages held while a link is being established
 
 MessageHandler = Callable[[bytes], "str | None"]
 ConnectedHandler = Callable[[int], Sequence[bytes | str]]
@@ -100,6 +101,7 @@ class _Conn:
         "close_code",
         "closed",
         "drop_cause",
+        "early",
         "generation",
         "link",
         "opened_ns",
@@ -120,12 +122,18 @@ class _Conn:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.drop_cause: str | None = None
+        # Messages that arrive before the link is established (same read as the handshake
+        # response) wait here, bounded, until on_connected ran and the link has its role.
+        self.early: list[bytes] | None = []
         self.ping_seq = 0
         self.ping_outstanding: bytes | None = None
         self.ping_sent_ns = 0
         self.ping_due_ns = 0
 
     # LinkEvents
+    def on_open(self, link: Link) -> None:
+        self.link = link
+
     def on_message(self, payload: bytes) -> None:
         self.client._on_message(self, payload)
 
@@ -322,6 +330,12 @@ class WebSocketClient:
 
     def _on_message(self, conn: _Conn, payload: bytes) -> None:
         if not conn.accepting:
+            return
+        if conn.early is not None:
+            if len(conn.early) >= _EARLY_CAPACITY:
+                self._drop(conn, "early_overflow")
+            else:
+                conn.early.append(payload)
             return
         now = self._clock.monotonic_ns()
         self._messages += 1
@@ -522,7 +536,14 @@ class WebSocketClient:
         self._backoff.record_connected(conn.opened_ns)
         self.staleness.reset(conn.opened_ns)
         self._transition(ConnectionTrigger.CONNECTED)
+        self._release_early(conn)
         return conn
+
+    def _release_early(self, conn: _Conn) -> None:
+        """The link has its role now: deliver what arrived during the handshake, in order."""
+        early, conn.early = conn.early, None
+        for payload in early or ():
+            self._on_message(conn, payload)
 
     async def _sleep(self, delay_s: float) -> bool:
         """Wait ``delay_s`` unless closing; False if the client is closing."""
@@ -642,6 +663,7 @@ class WebSocketClient:
                 self._rotation_failed()
                 return
             self._pending = new
+            self._release_early(new)
             try:
                 async with asyncio.timeout(self._config.rotation_ready_timeout_s):
                     while new.pending and not new.closed.is_set():
