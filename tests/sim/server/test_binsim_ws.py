@@ -265,3 +265,19 @@ async def test_ws_api_market_data_and_cancel_all(sim: BinanceSimServer) -> None:
         assert (await receive_json(ws))["error"]["code"] == -1020  # type: ignore[index]
     stats = sim.statistics()
     assert stats["internal_errors"] == 0 and set(stats["update_ids"]) == {"BTCUSDT", "ETHUSDT"}  # type: ignore[call-overload]
+
+
+async def test_time_unit_microsecond(sim: BinanceSimServer, http: aiohttp.ClientSession) -> None:
+    async with http.get(sim.rest_url + "/api/v3/time", headers={"X-MBX-TIME-UNIT": "MICROSECOND"}) as r:
+        assert abs((await r.json())["serverTime"] - time.time() * 1_000_000) < 5_000_000
+    url = sim.ws_base_url + "/stream?streams=btcusdt@depth@100ms&timeUnit=MICROSECOND"
+    async with http.ws_connect(url) as micro, http.ws_connect(sim.ws_stream_url + "/btcusdt@depth@100ms") as milli:
+        event = (await receive_json(micro))["data"]
+        assert abs(event["E"] - time.time() * 1_000_000) < 5_000_000  # type: ignore[index,operator]
+        assert abs((await receive_json(milli))["E"] - time.time() * 1000) < 5000  # type: ignore[operator]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as bad:
+        await http.ws_connect(sim.ws_stream_url + "/btcusdt@trade?timeUnit=NANOSECOND")
+    assert bad.value.status == 400
+    async with http.ws_connect(sim.ws_api_url + "?timeUnit=MICROSECOND") as api:
+        await api.send_str(json.dumps({"id": 1, "method": "time", "params": {}}))
+        assert (await receive_json(api))["result"]["serverTime"] > 10**15  # type: ignore[index,operator]

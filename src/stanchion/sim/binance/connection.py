@@ -30,6 +30,7 @@ class Connection:
     queue_limit: int
     id: int = field(default_factory=lambda: next(_ids))
     combined: bool = False
+    micros: bool = False  # timeUnit=MICROSECOND
     streams: set[str] = field(default_factory=set)
     account: str | None = None  # listenKey connections, logged-on / subscribed WS API sessions
     opened_mono: float = field(default_factory=time.monotonic)

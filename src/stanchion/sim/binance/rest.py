@@ -16,6 +16,7 @@ from stanchion.sim.binance.apierror import BinanceApiError, HoldReply
 from stanchion.sim.binance.limits import rest_weight
 from stanchion.sim.binance.params import Params, parse_form
 from stanchion.sim.binance.render import cancel_reply, fx, my_trade, order_query
+from stanchion.sim.binance.streams import micros_reply
 
 if TYPE_CHECKING:
     from stanchion.sim.binance.server import BinanceSimServer
@@ -330,4 +331,6 @@ async def dispatch(sim: BinanceSimServer, request: web.Request) -> web.StreamRes
     except Exception:  # noqa: BLE001 — a bug must still answer as the venue would, never a traceback
         sim.log_internal_error(request.path)
         status, body = 500, apierror.unknown_error().body()
+    if status == 200 and request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND":
+        body = micros_reply(body)
     return json_response(body, status=status, headers=headers)

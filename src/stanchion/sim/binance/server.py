@@ -519,10 +519,14 @@ class BinanceSimServer:
         if not self._connection_allowed(request.remote or "?"):
             return rest.json_response({"code": -1003, "msg": "Too many connection attempts; retry later."},
                                       status=429, headers={"Retry-After": "60"})
+        time_unit = request.query.get("timeUnit", "MILLISECOND").upper()
+        if time_unit not in ("MILLISECOND", "MICROSECOND"):
+            return rest.json_response(apierror.illegal("timeUnit", "MILLISECOND, MICROSECOND").body(), status=400)
         ws = web.WebSocketResponse(autoping=False, max_msg_size=self.config.max_body_bytes)
         await ws.prepare(request)
         conn = Connection(ws, kind, request.remote or "?", request.path_qs, self.config.ws_queue_frames)
         conn.combined = combined
+        conn.micros = time_unit == "MICROSECOND"
         conn.account = account
         self.hub.register(conn)
         for name in initial:

@@ -21,6 +21,33 @@ from stanchion.sim.types import DepthDiff, Trade
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 CADENCES_MS = (100, 1000)
+_EVENT_TIME_KEYS = ("E", "T", "O", "W")
+_REPLY_TIME_KEYS = ("serverTime", "transactTime", "time", "updateTime", "workingTime", "closeTime")
+
+
+def micros(payload: dict[str, object]) -> dict[str, object]:
+    """The same event with its millisecond times in microseconds (``timeUnit=MICROSECOND``)."""
+    out = dict(payload)
+    keys = _EVENT_TIME_KEYS + (("u",) if payload.get("e") == "outboundAccountPosition" else ())
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            out[key] = value * 1000
+    return out
+
+
+def micros_reply(body: object) -> object:
+    """REST / WS API reply times in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``)."""
+    if isinstance(body, list):
+        return [micros_reply(item) for item in body]
+    if isinstance(body, dict):
+        out = dict(body)
+        for key in _REPLY_TIME_KEYS:
+            value = out.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                out[key] = value * 1000
+        return out
+    return body
 
 
 @dataclass
@@ -119,17 +146,14 @@ class StreamHub:
         subs = self.subscribers.get(name)
         if not subs:
             return
-        raw: str | None = None
-        combined: str | None = None
+        encoded: dict[tuple[bool, bool], str] = {}  # (combined, microseconds) -> frame, encoded once
         for conn in list(subs):
-            if conn.combined:
-                if combined is None:
-                    combined = _dumps({"stream": name, "data": payload})
-                conn.send(combined)
-            else:
-                if raw is None:
-                    raw = _dumps(payload)
-                conn.send(raw)
+            key = (conn.combined, conn.micros)
+            frame = encoded.get(key)
+            if frame is None:
+                data = micros(payload) if conn.micros else payload
+                frame = encoded[key] = _dumps({"stream": name, "data": data} if conn.combined else data)
+            conn.send(frame)
 
     def on_diff(self, diff: DepthDiff, outage: bool) -> None:
         if outage:
@@ -213,17 +237,16 @@ class StreamHub:
 
     # --- user data -----------------------------------------------------------------
     def on_user(self, account: str, payload: dict[str, object]) -> None:
-        raw: str | None = None
         for key, owner in self.listen_keys.items():
             if owner != account:
                 continue
             for conn in list(self.subscribers.get(key, ())):
-                if raw is None:
-                    raw = _dumps(payload)
-                conn.send(_dumps({"stream": key, "data": payload}) if conn.combined else raw)
+                data = micros(payload) if conn.micros else payload
+                conn.send(_dumps({"stream": key, "data": data}) if conn.combined else _dumps(data))
         for conn, owner, sub_id in list(self.user_sessions.values()):
             if owner == account:
-                conn.send(_dumps({"subscriptionId": sub_id, "event": payload}))
+                data = micros(payload) if conn.micros else payload
+                conn.send(_dumps({"subscriptionId": sub_id, "event": data}))
 
     def terminate_user_streams(self, account: str | None) -> int:
         """``eventStreamTerminated`` to every user-data subscriber (of ``account``); returns how many."""
@@ -243,5 +266,7 @@ class StreamHub:
         return dropped
 
     def server_shutdown(self, conn: Connection) -> None:
-        payload = {"e": "serverShutdown", "E": self._now_ms()}
+        payload: dict[str, object] = {"e": "serverShutdown", "E": self._now_ms()}
+        if conn.micros:
+            payload = micros(payload)
         conn.send(_dumps({"stream": "!serverShutdown", "data": payload}) if conn.combined else _dumps(payload))

@@ -12,7 +12,7 @@ from stanchion.sim.binance.connection import Connection
 from stanchion.sim.binance.limits import WS_WEIGHTS
 from stanchion.sim.binance.params import Params
 from stanchion.sim.binance.render import cancel_reply, order_query
-from stanchion.sim.binance.streams import StreamHub
+from stanchion.sim.binance.streams import StreamHub, micros_reply
 
 if TYPE_CHECKING:
     from stanchion.sim.binance.server import BinanceSimServer
@@ -158,6 +158,8 @@ async def handle(sim: BinanceSimServer, conn: Connection, text: str) -> dict[str
             raise BinanceApiError(-1020, "This operation is not supported.")
         sim.limiter.charge_ip(ip, WS_WEIGHTS.get(method, 1), sim.now_ms())
         result, account = await handler(sim, conn, req)
+        if conn.micros:
+            result = micros_reply(result)
         status = 200
         body: dict[str, object] = {"id": request_id, "status": status, "result": result}
     except BinanceApiError as exc:
