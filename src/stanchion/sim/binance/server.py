@@ -392,8 +392,8 @@ class BinanceSimServer:
                     if next_flush[cadence] < now:
                         next_flush[cadence] = now + cadence / 1000
             wait = min(next_flush.values()) - time.monotonic()
-            if rate > 0:
-                wait = min(wait, 0.002)
+            if rate > 0:  # sleep until the next step is due (yield only, when behind)
+                wait = min(wait, start + (done + 1) / rate - time.monotonic())
             await asyncio.sleep(max(wait, 0.0))
 
     def _apply_connection_faults(self) -> None:
