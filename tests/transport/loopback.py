@@ -31,6 +31,8 @@ class ServerConnection:
         self.ping_while_stalled = False
         self.answer_pings = True
         self.data_sent = 0
+        self.lagging = False  # hold this connection's frames back (a slow link), send them later in order
+        self.backlog: list[str] = []
         self.received: list[str] = []
         self.received_at: list[float] = []  # time.monotonic() of each text frame
         self.pings_sent: list[bytes] = []
@@ -117,7 +119,13 @@ class LoopbackMarketServer:
                         and not conn.stalled
                         and not conn.ws.closed
                     ):
+                        if conn.lagging:
+                            conn.backlog.append(frame)
+                            continue
                         with contextlib.suppress(ConnectionError, RuntimeError):
+                            for late in conn.backlog:
+                                await conn.ws.send_str(late)
+                            conn.backlog.clear()
                             await conn.ws.send_str(frame)
                             conn.data_sent += 1
 

@@ -29,6 +29,7 @@ def _config(url: str, **overrides: object) -> WebSocketConfig:
         "liveness": LivenessPolicy(idle_timeout_s=2.0),
         "default_stream": StreamPolicy(stale_after_s=1.0),
         "backoff": FAST_BACKOFF,
+        "rotation_overlap_s": 0.2,
     }
     fields.update(overrides)
     return WebSocketConfig(**fields)  # type: ignore[arg-type]
@@ -397,3 +398,22 @@ async def test_frames_sent_with_the_handshake_reach_the_consumer_after_on_connec
             await wait_until(lambda: ("btcusdt@depth", 1) in session.delivered, what="greeting")
             await asyncio.gather(*tasks)
         assert order[:2] == ["connected", "message"]
+
+
+async def test_rotation_has_no_gap_when_the_old_link_lags_the_new_one() -> None:
+    async with LoopbackMarketServer(tick_s=0.002) as server:
+        session = FakeSession(["btcusdt@depth", "ethusdt@depth"])
+        async with _client(session, _config(server.url, rotation_overlap_s=0.5)) as client:
+            old = await server.wait_connections(1)
+            await wait_until(lambda: len(session.delivered) >= 10, what="data")
+            old.lagging = True  # the old link falls behind: the new one will start ahead of it
+            client.request_rotation("test")
+            new = await server.wait_connections(2)
+            await wait_until(lambda: new.data_sent >= 20, what="the new link ahead")
+            assert client.statistics()["rotations"] == 0  # overlap: still on the old link
+            old.lagging = False  # it catches up within the overlap
+            await wait_until(lambda: client.statistics()["rotations"] == 1, what="switch")
+            seen = len(session.delivered)
+            await wait_until(lambda: len(session.delivered) > seen + 10, what="data after the switch")
+            assert session.gaps == []
+            assert session.duplicates > 0  # both links carried the overlap; the consumer dropped it

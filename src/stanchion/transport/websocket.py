@@ -17,11 +17,16 @@ A venue adapter supplies its rules as data and callbacks, nothing else:
   (Binance ``serverShutdown``).
 
 Make-before-break rotation (before the venue's maximum lifetime, or on request):
-the replacement link is opened and subscribed while the old one keeps serving;
-the first *data* message on the new link switches the consumer over and closes
-the old link in the same callback, so the feed has no gap. Messages the two links
-both carried may be seen twice across the switch: dropping them is the
-consumer's job (the book sync drops updates with ``u <= last update id``).
+the replacement link is opened and subscribed while the old one keeps serving.
+Once the new link carries traffic, both run for ``rotation_overlap_s``: the old
+one still feeds the consumer, the new one's messages are held (bounded). Then, in
+one callback, the old link is closed and the held messages are replayed, so the
+consumer sees the old link's messages followed by the new link's, never
+interleaved, and — as long as the old link lagged the new one by less than the
+overlap — with no gap. Messages both links carried are seen twice across the
+switch: dropping them is the consumer's job (the book sync drops updates with
+``u <= last update id``). If the old link dies first, the subscribed replacement
+is promoted at once.
 
 Overflow policy when ``queue_capacity`` is set (consumer runs as a task instead of
 inline): a full queue drops the link and reconnects, i.e. the consumer resyncs;
@@ -56,6 +61,7 @@ log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _EARLY_CAPACITY = 1024  # messages held while a link is being established
+_HOLD_CAPACITY = 200_000  # messages a rotation's replacement may hold during the overlap
 
 MessageHandler = Callable[[bytes], "str | None"]
 ConnectedHandler = Callable[[int], Sequence[bytes | str]]
@@ -77,6 +83,7 @@ class WebSocketConfig:
     max_lifetime_s: float | None = 24 * 3600.0  # Binance: a connection is valid for 24 h
     rotation_margin_s: float = 600.0  # rotate this long before the lifetime ends
     rotation_ready_timeout_s: float = 15.0
+    rotation_overlap_s: float = 1.0  # both links up, old serving, new held; then switch
     queue_capacity: int | None = None  # None: deliver inline in the socket callback
     min_tick_s: float = 0.02  # timer granularity floor for the watchdog
     subscribe_interval_s: float = 0.0  # spacing of on_connected frames (Binance: >= 0.25 s)
@@ -90,6 +97,8 @@ class WebSocketConfig:
             raise ConfigError(f"websocket: queue_capacity must be >= 1 (got {self.queue_capacity})")
         if not (self.connect_timeout_s > 0 and self.rotation_ready_timeout_s > 0 and self.min_tick_s > 0):
             raise ConfigError("websocket: timeouts and min_tick_s must be > 0")
+        if self.rotation_overlap_s < 0 or self.subscribe_interval_s < 0:
+            raise ConfigError("websocket: rotation_overlap_s and subscribe_interval_s must be >= 0")
 
 
 class _Conn:
@@ -332,10 +341,12 @@ class WebSocketClient:
         if not conn.accepting:
             return
         if conn.early is not None:
-            if len(conn.early) >= _EARLY_CAPACITY:
-                self._drop(conn, "early_overflow")
+            if len(conn.early) >= (_HOLD_CAPACITY if conn.pending else _EARLY_CAPACITY):
+                self._drop(conn, "hold_overflow")
             else:
                 conn.early.append(payload)
+                if conn.pending and len(conn.early) == 1:
+                    self._wake.set()  # the replacement carries traffic: the rotation may proceed
             return
         now = self._clock.monotonic_ns()
         self._messages += 1
@@ -374,8 +385,6 @@ class WebSocketClient:
             if conn is self._active:
                 self.staleness.on_heartbeat(now)
             return
-        if conn.pending:
-            self._switch_to(conn, now)
         if conn is self._active:
             transition = self.staleness.on_data(stream, now)
             if transition is not None:
@@ -420,6 +429,9 @@ class WebSocketClient:
                 old.link.close()
         self._transition(ConnectionTrigger.ROTATED)
         self._wake.set()
+        # What the new link carried during the overlap, in order; the consumer drops what
+        # the old link already delivered (u <= last update id).
+        self._release_early(new)
 
     def _drop(self, conn: _Conn, cause: str) -> None:
         conn.accepting = False
@@ -662,15 +674,25 @@ class WebSocketClient:
             if new is None:
                 self._rotation_failed()
                 return
-            self._pending = new
-            self._release_early(new)
+            self._pending = new  # its messages are held (bounded) until the switch
             try:
                 async with asyncio.timeout(self._config.rotation_ready_timeout_s):
-                    while new.pending and not new.closed.is_set():
+                    while new.pending and not new.early and not new.closed.is_set():
                         await self._wait_for_event(new.closed)
             except TimeoutError:
                 pass
-            if new.pending:  # never delivered data: keep the old link
+            if new.pending and new.early and not new.closed.is_set():
+                # Overlap: the old link keeps serving until it has caught up with where the
+                # new one started, so switching leaves no gap even if the old link lagged.
+                try:
+                    async with asyncio.timeout(self._config.rotation_overlap_s):
+                        while new.pending and not new.closed.is_set():
+                            await self._wait_for_event(new.closed)
+                except TimeoutError:
+                    pass
+            if new.pending and new.accepting and new.early and not new.closed.is_set():
+                self._switch_to(new, self._clock.monotonic_ns())
+            if new.pending:  # never carried traffic: keep the old link
                 new.accepting = False
                 if new.link is not None:
                     new.link.close()
