@@ -147,6 +147,14 @@ class BinanceSimServer:
             asyncio.create_task(self._drive(), name="sim-market"),
             asyncio.create_task(self._keep_connections(), name="sim-keeper"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        """A background task that ends before stop() is a bug: say so at once (stop() re-raises it)."""
+        if not task.cancelled() and task.exception() is not None:
+            self.internal_errors += 1
+            log.error("simulator task %s failed", task.get_name(), exc_info=task.exception())
 
     async def stop(self) -> None:
         for task in self._tasks:
