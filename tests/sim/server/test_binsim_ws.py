@@ -281,3 +281,17 @@ async def test_time_unit_microsecond(sim: BinanceSimServer, http: aiohttp.Client
     async with http.ws_connect(sim.ws_api_url + "?timeUnit=MICROSECOND") as api:
         await api.send_str(json.dumps({"id": 1, "method": "time", "params": {}}))
         assert (await receive_json(api))["result"]["serverTime"] > 10**15  # type: ignore[index,operator]
+
+
+async def test_a_connection_that_cannot_drain_is_dropped_not_buffered() -> None:
+    from stanchion.sim.binance.faults import Fault
+
+    async with BinanceSimServer(SimServerConfig(rate=200, ws_queue_frames=3)) as sim, aiohttp.ClientSession() as http, \
+            http.ws_connect(sim.ws_stream_url + "/btcusdt@depth@100ms") as ws:
+        await receive_json(ws)
+        sim.inject(Fault(kind="stall", duration_s=5.0))  # the writer stops draining: the queue fills
+        msg = await ws.receive(timeout=3)
+        while msg.type == aiohttp.WSMsgType.TEXT:
+            msg = await ws.receive(timeout=3)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await wait_for(lambda: sim.statistics()["slow_clients_dropped"] == 1)

@@ -102,7 +102,10 @@ class Connection:
                 continue
             now = time.monotonic()
             if self.stalled_until > now:
-                await asyncio.sleep(self.stalled_until - now)
+                # Stalled: send nothing, but wake on abort (e.g. the queue overflowed meanwhile).
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.stalled_until - now)
                 continue
             frame = self._queue.popleft()
             try:
