@@ -35,6 +35,7 @@ from stanchion.model.execution import ExecutionReport
 from stanchion.model.instrument import Instrument
 from stanchion.observability.logging import get_logger
 from stanchion.persistence.journal import Journal
+from stanchion.venues.ports import AccountSnapshot
 
 _log = get_logger("stanchion.runtime")
 
@@ -47,16 +48,6 @@ class Phase(enum.Enum):
     READY = "ready"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnapshot:
-    """What the venue says about the account right now."""
-
-    balances: Mapping[str, int]
-    """Total (free + locked) per asset, at quantity scale."""
-    open_orders: Mapping[str, ExecutionReport]
-    """By client order id."""
 
 
 class VenueAdapter(Protocol):

@@ -21,12 +21,24 @@ Conventions every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport
 from stanchion.model.instrument import Instrument
 from stanchion.model.market import BestBidAsk, BookDelta, BookSnapshot, Level, TradeTick
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """What the venue says about the account right now (reconciliation's input)."""
+
+    balances: Mapping[str, int]
+    """Total (free + locked) per asset, at quantity scale."""
+    open_orders: Mapping[str, ExecutionReport]
+    """By client order id."""
+
 
 MarketEvent = BookDelta | BookSnapshot | BestBidAsk | TradeTick
 MarketEventHandler = Callable[[MarketEvent], None]

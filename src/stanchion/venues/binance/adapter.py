@@ -1,0 +1,949 @@
+"""Binance Spot adapter: the asyncio pump around the pure session and codec.
+
+Two WebSocket connections and one HTTP client, each supervised on its own:
+
+* **market data** (``/ws``): depth diffs for every symbol, one
+  :class:`~stanchion.venues.binance.session.BinanceStreamSession` deciding the
+  book sync; snapshots are fetched over REST when it asks; per-symbol staleness
+  from the transport marks a silent symbol's book STALE; a reconnect resets
+  every book (they resync) and a ``serverShutdown`` rotates the link
+  make-before-break;
+* **WebSocket API** (``/ws-api/v3``): order entry (``order.place`` /
+  ``order.cancel``) and the user-data stream
+  (``userDataStream.subscribe.signature``) on the same link;
+* **REST**: instruments, snapshots, account, queries, and the fallback for
+  orders while the WebSocket API is down. Every request goes through the
+  shared rate limiter driven by Binance's weights and usage headers.
+
+Order outcomes: an order whose request timed out, got a 5xx or -1007, or whose
+link dropped before the answer is **unknown**: the engine is told
+(``on_request_unknown``) and resolves it by query, never by resending. A query
+returns the order's state and, when it has executed quantity, its trades, so a
+fill the user stream missed is delivered once (the OMS drops trade ids it has
+seen). After the user stream is re-established every open order is resolved the
+same way, and the composition root is told so it can reconcile.
+
+The adapter implements the engine's ``ExecutionGateway`` (non-blocking
+``submit``/``cancel``/``query``) and the runtime's ``VenueAdapter``. It talks to
+the engine only through :class:`EngineSink` (the kernel satisfies it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import msgspec
+
+from stanchion.book.l2 import L2Book
+from stanchion.book.sync import BookLive, BookResync, BookStale, FetchSnapshot
+from stanchion.core.clock import Clock, LiveClock
+from stanchion.core.errors import (
+    ClockSkewError,
+    ConnectionLostError,
+    OrderOutcomeUnknownError,
+    ParseError,
+    RateLimitedError,
+    StanchionError,
+)
+from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.execution import ExecutionReport
+from stanchion.model.instrument import Instrument
+from stanchion.model.orders import ExecutionType, OrderType, Side, TimeInForce
+from stanchion.observability.logging import get_logger
+from stanchion.transport.backoff import BackoffPolicy
+from stanchion.transport.http import HttpClient, HttpConfig, HttpRequest
+from stanchion.transport.liveness import LivenessPolicy
+from stanchion.transport.ratelimit import Budget, Usage
+from stanchion.transport.staleness import StalenessTransition, StreamHealth, StreamPolicy
+from stanchion.transport.state import ConnectionState
+from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
+from stanchion.venues.binance.auth import Signer, percent_encode, sign_ws_params
+from stanchion.venues.binance.codec import (
+    AccountPosition,
+    BalanceChange,
+    EventStreamTerminated,
+    OrderEncodingError,
+    cancel_params,
+    decode_order_response,
+    decode_user_event,
+    decode_ws_api_response,
+    order_params,
+    order_status,
+    parse_number,
+    ws_api_request,
+)
+from stanchion.venues.binance.errors import BinanceUnknownOrderError, classify
+from stanchion.venues.binance.queries import (
+    decode_account_balances,
+    decode_open_orders,
+    decode_queried_order,
+    decode_trades,
+    queried_order_report,
+    trade_fill_reports,
+)
+from stanchion.venues.binance.ratelimit import (
+    DEFAULT_LIMITS,
+    ORDER_COUNT,
+    Limit,
+    parse_usage_headers,
+    request_weight,
+)
+from stanchion.venues.binance.schemas import BinanceWsApiResponse
+from stanchion.venues.binance.session import BinanceStreamSession
+from stanchion.venues.binance.symbols import parse_exchange_info
+from stanchion.venues.binance.timesync import ClockOffset, TimeSample
+from stanchion.venues.ports import AccountSnapshot
+
+_log = get_logger("stanchion.venues.binance")
+
+_NS = 1_000_000_000
+
+
+# --- what the adapter needs of the engine ------------------------------------------------
+
+
+class EngineSink(Protocol):
+    """The engine as the adapter sees it (``stanchion.engine.kernel.Kernel`` satisfies it)."""
+
+    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None: ...
+
+    def on_book_lost(self, key: str) -> None: ...
+
+    def on_execution_report(self, venue: str, report: ExecutionReport) -> None: ...
+
+    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None: ...
+
+    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None: ...
+
+    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None: ...
+
+    def on_query_not_found(self, venue: str, client_order_id: str) -> None: ...
+
+
+class OrderQuery(Protocol):
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def client_order_id(self) -> str: ...
+
+
+class AdapterEvents:
+    """Observers of the adapter (metrics, the terminal view). Override what you need."""
+
+    def on_book_state(self, venue: str, symbol: str, state: str) -> None:
+        """``live``, ``syncing`` or ``stale``."""
+
+    def on_resync(self, venue: str, symbol: str, reason: str) -> None: ...
+
+    def on_connection_state(self, venue: str, connection: str, state: str) -> None: ...
+
+    def on_reconnect(self, venue: str, connection: str) -> None: ...
+
+    def on_heartbeat_rtt(self, venue: str, connection: str, seconds: float) -> None: ...
+
+    def on_order_rejected(self, venue: str, reason: str) -> None: ...
+
+    def on_user_stream_restored(self, venue: str) -> None:
+        """The user stream came back after a gap: the composition root reconciles."""
+
+
+# --- rate-limit policy (the shared limiter's rules for Binance) ----------------------------
+
+
+def budget_key(kind: str, interval_s: int) -> str:
+    """``REQUEST_WEIGHT:60``, ``ORDERS:10``, ``ORDERS:86400``."""
+    return f"{kind}:{interval_s}"
+
+
+class BinanceRateLimitPolicy:
+    """:class:`stanchion.transport.ratelimit.RateLimitPolicy` for Binance Spot REST.
+
+    Budgets are the venue's limits (``exchangeInfo.rateLimits`` when known, the
+    documented defaults until then) less ``headroom`` for other processes behind
+    the same IP; costs are the documented weights; the response headers
+    ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S``/``-1D`` are the truth.
+    """
+
+    __slots__ = ("_headroom", "_limits")
+
+    def __init__(self, limits: tuple[Limit, ...] = DEFAULT_LIMITS, *, headroom: float = 0.9) -> None:
+        self._limits = tuple(limit for limit in limits if limit.kind in ("REQUEST_WEIGHT", "ORDERS"))
+        self._headroom = headroom
+
+    def budgets(self) -> list[Budget]:
+        return [
+            Budget(budget_key(limit.kind, limit.interval_s), limit.limit, float(limit.interval_s), self._headroom)
+            for limit in self._limits
+        ]
+
+    def weight(self, method: str, path: str, params: Mapping[str, str]) -> dict[str, int]:
+        try:
+            weight = request_weight(method, path, params)
+        except KeyError:
+            weight = 1  # an endpoint without a documented weight still counts
+        costs = {budget_key("REQUEST_WEIGHT", 60): weight}
+        orders = ORDER_COUNT.get((method.upper(), path), 0)
+        if orders:
+            for limit in self._limits:
+                if limit.kind == "ORDERS":
+                    costs[budget_key("ORDERS", limit.interval_s)] = orders
+        return costs
+
+    def parse_usage(self, headers: Mapping[str, str]) -> list[Usage]:
+        usage = parse_usage_headers(headers)
+        out = [Usage(budget_key("REQUEST_WEIGHT", s), n) for s, n in usage.used_weight.items()]
+        out.extend(Usage(budget_key("ORDERS", s), n) for s, n in usage.order_count.items())
+        return out
+
+    def parse_retry_after(self, status: int, headers: Mapping[str, str]) -> float | None:
+        return parse_usage_headers(headers).retry_after_s
+
+
+# --- configuration and statistics -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceAdapterConfig:
+    name: str
+    rest_url: str
+    ws_stream_url: str
+    ws_api_url: str
+    symbols: tuple[str, ...]
+    account: str = "main"
+    book_stale_after_s: float = 10.0
+    liveness_timeout_s: float = 30.0
+    use_ws_api_for_orders: bool = True
+    request_timeout_s: float = 5.0
+    """No answer to an order request within this: its outcome is unknown (resolved by query)."""
+    recv_window_ms: int = 5000
+    snapshot_limit: int = 5000
+    subscribe_interval_s: float = 0.25
+    backoff: BackoffPolicy = field(default_factory=lambda: BackoffPolicy(base_s=0.1, cap_s=5.0))
+    connect_timeout_s: float = 10.0
+
+
+@dataclass(slots=True)
+class AdapterStatistics:
+    md_messages: int = 0
+    malformed_frames: int = 0
+    snapshots_fetched: int = 0
+    snapshot_failures: int = 0
+    resyncs: int = 0
+    stale_marks: int = 0
+    orders_sent_ws: int = 0
+    orders_sent_rest: int = 0
+    cancels_sent: int = 0
+    order_rejects: int = 0
+    outcome_unknown: int = 0
+    queries: int = 0
+    fills_recovered: int = 0
+    user_events: int = 0
+    user_resubscribes: int = 0
+    clock_resyncs: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str  # "place" | "cancel" | "subscribe"
+    client_order_id: str
+    symbol: str
+    deadline_ns: int
+
+
+class BinanceAdapter:
+    """One Binance Spot account: books, orders and the user stream. See the module docstring."""
+
+    def __init__(
+        self,
+        config: BinanceAdapterConfig,
+        signer: Signer,
+        *,
+        clock: Clock | None = None,
+        events: AdapterEvents | None = None,
+        open_orders: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    ) -> None:
+        """``open_orders``: the engine's open orders on this venue as ``(symbol, client id)``,
+        resolved by query after the user stream was interrupted."""
+        self.name = config.name
+        self.account = config.account
+        self.config = config
+        self._signer = signer
+        self._clock = clock or LiveClock()
+        self._events = events or AdapterEvents()
+        self._open_orders = open_orders
+        self._policy = BinanceRateLimitPolicy()
+        self._http = HttpClient(
+            HttpConfig(
+                config.rest_url, name=f"{config.name}-rest", total_timeout_s=config.request_timeout_s,
+                connect_timeout_s=min(5.0, config.request_timeout_s),
+            ),
+            policy=self._policy, signer=self._sign_request, clock=self._clock,
+        )
+        self._session = BinanceStreamSession()
+        self._symbols = tuple(s.upper() for s in config.symbols)
+        self._instruments: dict[str, Instrument] = {}
+        self._sink: EngineSink | None = None
+        self._md: WebSocketClient | None = None
+        self._api: WebSocketClient | None = None
+        self._runners: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 1
+        self._offset = ClockOffset()
+        self._snapshot_inflight: set[str] = set()
+        self._book_state: dict[str, str] = dict.fromkeys(self._symbols, "syncing")
+        self._books_changed = asyncio.Event()
+        self._user_subscribed = asyncio.Event()
+        self._user_generation = 0
+        self._stop = asyncio.Event()
+        self._http_open = False
+        self._ws_usage: dict[str, float] = {}
+        self._balances: dict[str, tuple[int, int]] = {}
+        self.stats = AdapterStatistics()
+
+    # --- instruments and time ---------------------------------------------------------
+
+    async def _open_http(self) -> None:
+        if not self._http_open:
+            await self._http.__aenter__()
+            self._http_open = True
+
+    async def load_instruments(self, symbols: list[str] | None = None) -> dict[str, Instrument]:
+        await self._open_http()
+        wanted = [s.upper() for s in (symbols or self._symbols)]
+        body = await self._rest("GET", "/api/v3/exchangeInfo", {}, signed=False)
+        everything = parse_exchange_info(body)
+        missing = [s for s in wanted if s not in everything]
+        if missing:
+            raise StanchionError(f"{self.name}: symbols not trading at the venue: {', '.join(missing)}")
+        self._instruments = {s: replace(everything[s], venue=self.name) for s in wanted}
+        return dict(self._instruments)
+
+    async def sync_clock(self, samples: int = 3) -> int:
+        """Estimate the offset to the venue's clock from ``samples`` ``/api/v3/time`` calls."""
+        await self._open_http()
+        for _ in range(samples):
+            sent = self._clock.time_ns() // 1_000_000
+            body = await self._rest("GET", "/api/v3/time", {}, signed=False)
+            received = self._clock.time_ns() // 1_000_000
+            server = msgspec.json.decode(body).get("serverTime")
+            if isinstance(server, int):
+                self._offset.add(TimeSample(sent, server, received))
+        return self._offset.offset_ms
+
+    def _timestamp_ms(self) -> int:
+        return self._offset.server_time_ms(self._clock.time_ns() // 1_000_000)
+
+    def _clock_skewed(self) -> None:
+        """-1021: refresh the offset once (not a retry storm)."""
+        self.stats.clock_resyncs += 1
+        self._offset.clear()
+        self._spawn(self.sync_clock(), "clock-resync")
+
+    # --- REST -------------------------------------------------------------------------
+
+    def _sign_request(self, request: HttpRequest) -> HttpRequest:
+        timing = f"recvWindow={self.config.recv_window_ms}&timestamp={self._timestamp_ms()}"
+        query = f"{request.query}&{timing}" if request.query else timing
+        body = request.body.decode() if request.body else ""
+        signature = percent_encode(self._signer.signature_param(query + body))
+        headers = dict(request.headers)
+        headers["X-MBX-APIKEY"] = self._signer.api_key
+        return replace(request, query=f"{query}&signature={signature}", headers=headers)
+
+    async def _rest(
+        self, method: str, path: str, params: dict[str, str], *, signed: bool, order: bool = False
+    ) -> bytes:
+        response = await self._http.request(
+            method, path, params=params, signed=signed, idempotent=not order,
+            retries=0 if order else 2, wait_for_rate_limit=not order, max_rate_limit_wait_s=None if not order else 0,
+        )
+        if response.status >= 400:
+            code: int | None = None
+            message: str | None = None
+            with contextlib.suppress(msgspec.DecodeError, AttributeError):
+                error = msgspec.json.decode(response.body)
+                code, message = error.get("code"), error.get("msg")
+            exc = classify(
+                http_status=response.status, code=code if isinstance(code, int) else None,
+                message=message if isinstance(message, str) else None, headers=response.headers,
+                request_was_order=order,
+            )
+            if isinstance(exc, ClockSkewError):
+                self._clock_skewed()
+            raise exc
+        return response.body
+
+    # --- start and stop -----------------------------------------------------------------
+
+    async def start(self, sink: EngineSink) -> None:
+        """Connect market data and the WebSocket API; returns once the user stream is live."""
+        self._sink = sink
+        await self._open_http()
+        if not self._instruments:
+            await self.load_instruments()
+        if self._offset.samples == 0:
+            await self.sync_clock()
+        config = self.config
+        self._md = WebSocketClient(
+            WebSocketConfig(
+                config.ws_stream_url, LivenessPolicy.binance(config.liveness_timeout_s), name=f"{self.name}-md",
+                default_stream=StreamPolicy(stale_after_s=config.book_stale_after_s), backoff=config.backoff,
+                connect_timeout_s=config.connect_timeout_s, subscribe_interval_s=config.subscribe_interval_s,
+            ),
+            on_message=self._on_md_message, on_connected=self._on_md_connected,
+            on_staleness=self._on_md_staleness, on_state=self._on_md_state,
+            on_reconnect=lambda: self._events.on_reconnect(self.name, "market_data"),
+            on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "market_data", s),
+            clock=self._clock,
+        )
+        now = self._clock.monotonic_ns()
+        for symbol in self._symbols:
+            self._md.staleness.add_stream(symbol, now)
+        self._api = WebSocketClient(
+            WebSocketConfig(
+                config.ws_api_url, LivenessPolicy.binance(config.liveness_timeout_s), name=f"{self.name}-api",
+                backoff=config.backoff, connect_timeout_s=config.connect_timeout_s,
+                max_lifetime_s=None,  # orders must never be sent on two links: no rotation, reconnect instead
+            ),
+            on_message=self._on_api_message, on_connected=self._on_api_connected, on_state=self._on_api_state,
+            on_reconnect=lambda: self._events.on_reconnect(self.name, "ws_api"),
+            on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "ws_api", s),
+            clock=self._clock,
+        )
+        self._runners = [
+            asyncio.create_task(self._run_client(self._md), name=f"{self.name}-md"),
+            asyncio.create_task(self._run_client(self._api), name=f"{self.name}-api"),
+            asyncio.create_task(self._sweep_timeouts(), name=f"{self.name}-timeouts"),
+        ]
+        try:
+            async with asyncio.timeout(config.connect_timeout_s + 5.0):
+                await self._user_subscribed.wait()
+        except TimeoutError:
+            raise ConnectionLostError(f"{self.name}: user data stream not established", venue=self.name) from None
+
+    async def _run_client(self, client: WebSocketClient) -> None:
+        try:
+            async with client:
+                await self._stop.wait()
+        except Exception as exc:  # noqa: BLE001 - reported; the runtime sees the connection state
+            _log.error("venue_connection_failed", venue=self.name, error=f"{type(exc).__name__}: {exc}")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for client in (self._md, self._api):
+            if client is not None:
+                client.close()
+        if self._runners:
+            await asyncio.gather(*self._runners, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http_open:
+            await self._http.__aexit__(None, None, None)
+            self._http_open = False
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        if self._stop.is_set():
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            _log.warning(
+                "venue_task_failed", venue=self.name, task=task.get_name(), error=f"{type(exc).__name__}: {exc}"
+            )
+
+    # --- market data ----------------------------------------------------------------------
+
+    def _key(self, symbol: str) -> str:
+        return f"{self.name}:{symbol}"
+
+    def _on_md_connected(self, generation: int) -> list[bytes]:
+        frames = self._session.resubscribe_frames()
+        return frames or [self._session.subscribe_depth(self._symbols)]
+
+    def _on_md_message(self, payload: bytes) -> str | None:
+        received = self._clock.monotonic_ns()
+        self.stats.md_messages += 1
+        try:
+            out = self._session.on_frame(payload)
+        except ParseError as exc:
+            # A lost diff is caught by the continuity check of the next one.
+            self.stats.malformed_frames += 1
+            _log.warning("malformed_frame", venue=self.name, error=str(exc)[:200])
+            return None
+        if out.send and self._md is not None:
+            for frame in out.send:
+                self._md.send_control(frame)
+        if out.actions:
+            self._on_actions(out.actions)
+        symbol = out.book_updated
+        if symbol is None:
+            return None
+        book = self._session.live_book(symbol)
+        if book is not None and self._sink is not None:
+            if self._book_state.get(symbol) != "live":
+                self._set_book_state(symbol, "live")
+            self._sink.on_book(self._key(symbol), book, received)
+        return symbol
+
+    def _on_actions(self, actions: Iterable[object]) -> None:
+        for action in actions:
+            if isinstance(action, FetchSnapshot):
+                self._request_snapshot(action.symbol)
+            elif isinstance(action, BookLive):
+                self._set_book_state(action.symbol, "live")
+                book = self._session.live_book(action.symbol)
+                if book is not None and self._sink is not None:
+                    self._sink.on_book(self._key(action.symbol), book, None)
+            elif isinstance(action, BookResync):
+                self.stats.resyncs += 1
+                self._events.on_resync(self.name, action.symbol, action.reason.value)
+                self._set_book_state(action.symbol, "syncing")
+            elif isinstance(action, BookStale):
+                self.stats.stale_marks += 1
+                self._set_book_state(action.symbol, "stale")
+            elif type(action).__name__ == "Rotate" and self._md is not None:
+                self._md.request_rotation(str(getattr(action, "reason", "rotate")))
+            elif type(action).__name__ == "SubscriptionFailed":
+                _log.error("subscription_failed", venue=self.name, detail=repr(action))
+
+    def _set_book_state(self, symbol: str, state: str) -> None:
+        previous = self._book_state.get(symbol)
+        if previous == state:
+            return
+        self._book_state[symbol] = state
+        if previous == "live" and self._sink is not None:
+            self._sink.on_book_lost(self._key(symbol))
+        self._events.on_book_state(self.name, symbol, state)
+        self._books_changed.set()
+
+    def _request_snapshot(self, symbol: str) -> None:
+        if symbol in self._snapshot_inflight:
+            return
+        self._snapshot_inflight.add(symbol)
+        self._spawn(self._fetch_snapshot(symbol), f"snapshot-{symbol}")
+
+    async def _fetch_snapshot(self, symbol: str) -> None:
+        try:
+            request = self._session.snapshot_request(symbol, self.config.snapshot_limit)
+            for attempt in range(1_000_000):
+                try:
+                    body = await self._rest(request.method, request.path, dict(request.params), signed=False)
+                    break
+                except (RateLimitedError, ConnectionLostError, StanchionError) as exc:
+                    self.stats.snapshot_failures += 1
+                    retry = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else None
+                    delay = retry if retry is not None else min(5.0, 0.2 * 2**attempt)
+                    _log.warning("snapshot_failed", venue=self.name, symbol=symbol, error=str(exc)[:200], retry_s=delay)
+                    await asyncio.sleep(delay)
+            self.stats.snapshots_fetched += 1
+        finally:
+            self._snapshot_inflight.discard(symbol)
+        try:
+            out = self._session.on_snapshot(symbol, body)
+        except ParseError as exc:
+            self.stats.malformed_frames += 1
+            _log.warning("malformed_snapshot", venue=self.name, symbol=symbol, error=str(exc)[:200])
+            self._request_snapshot(symbol)
+            return
+        self._on_actions(out.actions)
+
+    def _on_md_staleness(self, transition: StalenessTransition) -> None:
+        symbol = transition.stream
+        if symbol is None or transition.current not in (StreamHealth.STALE, StreamHealth.DEAD):
+            return
+        out = self._session.mark_stale(symbol)
+        self._on_actions(out.actions)
+
+    def _on_md_state(self, state: ConnectionState) -> None:
+        self._events.on_connection_state(self.name, "market_data", state.value)
+        if state in (ConnectionState.DISCONNECTED, ConnectionState.CONNECTING, ConnectionState.CLOSED):
+            out = self._session.on_disconnected()
+            self._snapshot_inflight.clear()
+            self._on_actions(out.actions)
+
+    async def wait_books_live(self, timeout_s: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not all(self._book_state.get(s) == "live" for s in self._symbols):
+                    self._books_changed.clear()
+                    await self._books_changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def book_states(self) -> dict[str, str]:
+        return dict(self._book_state)
+
+    def live_book(self, symbol: str) -> L2Book | None:
+        return self._session.live_book(symbol)
+
+    # --- WebSocket API: orders and the user stream -----------------------------------------
+
+    def _request_id(self) -> int:
+        request_id = self._next_id
+        self._next_id += 1
+        return request_id
+
+    def _on_api_connected(self, generation: int) -> list[bytes]:
+        request_id = self._request_id()
+        params = sign_ws_params(self._signer, {}, timestamp_ms=self._timestamp_ms())
+        self._pending[request_id] = _Pending("subscribe", "", "", self._deadline())
+        self._user_generation = generation
+        return [ws_api_request(request_id, "userDataStream.subscribe.signature", params)]
+
+    def _deadline(self) -> int:
+        return self._clock.monotonic_ns() + int(self.config.request_timeout_s * _NS)
+
+    def _on_api_state(self, state: ConnectionState) -> None:
+        self._events.on_connection_state(self.name, "ws_api", state.value)
+        if state is ConnectionState.LIVE:
+            return
+        if state in (ConnectionState.DISCONNECTED, ConnectionState.CONNECTING, ConnectionState.CLOSED):
+            self._user_subscribed.clear()
+            self._fail_pending("connection lost before the answer")
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, {}
+        for request in pending.values():
+            self._request_outcome_unknown(request, reason)
+
+    def _request_outcome_unknown(self, request: _Pending, reason: str) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        if request.kind == "place":
+            self.stats.outcome_unknown += 1
+            sink.on_request_unknown(self.name, request.client_order_id, reason)
+        elif request.kind == "cancel":
+            sink.on_cancel_rejected(self.name, request.client_order_id, f"cancel outcome unknown: {reason}")
+
+    async def _sweep_timeouts(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.1)
+            now = self._clock.monotonic_ns()
+            expired = [rid for rid, p in self._pending.items() if p.deadline_ns <= now]
+            for rid in expired:
+                request = self._pending.pop(rid)
+                if request.kind == "subscribe":
+                    _log.warning("user_stream_subscribe_timeout", venue=self.name)
+                    self._resubscribe_user_stream()
+                else:
+                    self._request_outcome_unknown(request, f"no answer within {self.config.request_timeout_s} s")
+
+    def _resubscribe_user_stream(self) -> None:
+        api = self._api
+        if api is None or api.state is not ConnectionState.LIVE:
+            return
+        request_id = self._request_id()
+        params = sign_ws_params(self._signer, {}, timestamp_ms=self._timestamp_ms())
+        self._pending[request_id] = _Pending("subscribe", "", "", self._deadline())
+        with contextlib.suppress(ConnectionLostError):
+            api.send(ws_api_request(request_id, "userDataStream.subscribe.signature", params))
+
+    def _on_api_message(self, payload: bytes) -> str | None:
+        try:
+            if payload[:17] == b'{"subscriptionId"' or b'"event"' in payload[:40]:
+                self._on_user_event(payload)
+            else:
+                self._on_api_response(decode_ws_api_response(payload))
+        except ParseError as exc:
+            self.stats.malformed_frames += 1
+            _log.warning("malformed_api_frame", venue=self.name, error=str(exc)[:200])
+        return None
+
+    def _on_user_event(self, payload: bytes) -> None:
+        event = decode_user_event(payload)
+        self.stats.user_events += 1
+        sink = self._sink
+        if isinstance(event, ExecutionReport):
+            if sink is not None:
+                sink.on_execution_report(self.name, event)
+        elif isinstance(event, AccountPosition):
+            for balance in event.balances:
+                self._balances[balance.asset] = (balance.free, balance.locked)
+        elif isinstance(event, BalanceChange):
+            pass  # reconciliation reads balances from the account; deposits show up as drift
+        elif isinstance(event, EventStreamTerminated):
+            _log.warning("user_stream_terminated", venue=self.name)
+            self._user_subscribed.clear()
+            self._resubscribe_user_stream()
+
+    def _on_api_response(self, response: BinanceWsApiResponse) -> None:
+        for limit in response.rateLimits:
+            if limit.count is not None and limit.limit > 0:
+                key = f"{limit.rateLimitType}:{limit.interval}:{limit.intervalNum}"
+                self._ws_usage[key] = limit.count / limit.limit
+        request_id = response.id
+        request = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if request is None:
+            return  # answered after we gave up on it (its outcome is being resolved by query)
+        if request.kind == "subscribe":
+            self._on_subscribed(response)
+            return
+        if response.status == 200:
+            if request.kind == "place":
+                self._on_placed(request, response.result)
+            return
+        error = response.error
+        exc = classify(
+            http_status=response.status, code=error.code if error else None, message=error.msg if error else None,
+            request_was_order=request.kind == "place",
+        )
+        self._on_request_failed(request, exc)
+
+    def _on_subscribed(self, response: BinanceWsApiResponse) -> None:
+        if response.status != 200:
+            message = response.error.msg if response.error else str(response.status)
+            _log.error("user_stream_subscribe_refused", venue=self.name, error=message)
+            return
+        restored = self._user_generation > 1 or self.stats.user_resubscribes > 0
+        self.stats.user_resubscribes += 1
+        self._user_subscribed.set()
+        if restored:
+            self._events.on_user_stream_restored(self.name)
+            self._spawn(self._resolve_open_orders(), "catch-up")
+
+    def _on_placed(self, request: _Pending, result: msgspec.Raw) -> None:
+        try:
+            response = decode_order_response(result)
+        except ParseError:
+            return  # the user stream carries the same news
+        if response.status != "NEW" or self._sink is None:
+            return  # fills and final states come from the user stream (or a query)
+        instrument = self._instruments.get(response.symbol)
+        if instrument is None:
+            return
+        self._sink.on_execution_report(self.name, ExecutionReport(
+            venue=self.name, symbol=response.symbol, client_order_id=response.clientOrderId,
+            original_client_order_id=None, venue_order_id=response.orderId,
+            side=Side(response.side or "BUY"), order_type=OrderType(response.type or "LIMIT"),
+            time_in_force=TimeInForce(response.timeInForce) if response.timeInForce in ("GTC", "IOC", "FOK") else None,
+            execution_type=ExecutionType.NEW, status=order_status(response.status),
+            order_qty=parse_number(response.origQty or "0"), price=parse_number(response.price or "0"),
+            cumulative_qty=0, cumulative_quote=0, reject_reason=None,
+            event_time_ms=response.transactTime, transaction_time_ms=response.transactTime,
+        ))
+
+    def _on_request_failed(self, request: _Pending, exc: Exception) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        reason = str(exc)
+        if isinstance(exc, ClockSkewError):
+            self._clock_skewed()
+        if request.kind == "place":
+            if isinstance(exc, OrderOutcomeUnknownError):
+                self.stats.outcome_unknown += 1
+                sink.on_request_unknown(self.name, request.client_order_id, reason)
+            else:
+                self._count_reject(exc)
+                sink.on_request_rejected(self.name, request.client_order_id, reason)
+        elif request.kind == "cancel":
+            sink.on_cancel_rejected(self.name, request.client_order_id, reason)
+
+    def _count_reject(self, exc: Exception) -> None:
+        self.stats.order_rejects += 1
+        code = getattr(exc, "venue_code", None)
+        key = str(code) if code is not None else type(exc).__name__
+        self.stats.rejects_by_reason[key] = self.stats.rejects_by_reason.get(key, 0) + 1
+        self._events.on_order_rejected(self.name, key)
+
+    # --- ExecutionGateway (non-blocking; outcomes come back through the sink) ---------------
+
+    def _api_live(self) -> bool:
+        return (
+            self.config.use_ws_api_for_orders
+            and self._api is not None
+            and self._api.state is ConnectionState.LIVE
+            and self._user_subscribed.is_set()
+        )
+
+    def _later(self, call: Callable[..., None], *args: object) -> None:
+        asyncio.get_running_loop().call_soon(call, *args)
+
+    def submit(self, command: SubmitOrder) -> None:
+        sink = self._sink
+        assert sink is not None, "submit before start"
+        instrument = self._instruments.get(command.symbol)
+        if instrument is None:
+            reason = f"unknown symbol {command.symbol}"
+            self._later(sink.on_request_rejected, self.name, command.client_order_id, reason)
+            return
+        try:
+            params = order_params(command, instrument, response_type="RESULT")
+        except OrderEncodingError as exc:
+            self._later(sink.on_request_rejected, self.name, command.client_order_id, str(exc))
+            return
+        if self._api_live():
+            assert self._api is not None
+            request_id = self._request_id()
+            frame = ws_api_request(
+                request_id, "order.place", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
+            )
+            self._pending[request_id] = _Pending("place", command.client_order_id, command.symbol, self._deadline())
+            try:
+                self._api.send(frame)
+                self.stats.orders_sent_ws += 1
+                return
+            except ConnectionLostError:
+                del self._pending[request_id]  # nothing was written: REST may carry it
+        self.stats.orders_sent_rest += 1
+        self._spawn(self._rest_order("place", "POST", command.client_order_id, params), "rest-place")
+
+    def cancel(self, command: CancelOrder) -> None:
+        assert self._sink is not None, "cancel before start"
+        params = cancel_params(command)
+        self.stats.cancels_sent += 1
+        if self._api_live():
+            assert self._api is not None
+            request_id = self._request_id()
+            frame = ws_api_request(
+                request_id, "order.cancel", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
+            )
+            self._pending[request_id] = _Pending("cancel", command.client_order_id, command.symbol, self._deadline())
+            try:
+                self._api.send(frame)
+                return
+            except ConnectionLostError:
+                del self._pending[request_id]
+        self._spawn(self._rest_order("cancel", "DELETE", command.client_order_id, params), "rest-cancel")
+
+    def query(self, query: OrderQuery) -> None:
+        self.stats.queries += 1
+        self._spawn(self._query_and_deliver(query.symbol, query.client_order_id), "query")
+
+    async def _rest_order(self, kind: str, method: str, client_order_id: str, params: dict[str, str]) -> None:
+        request = _Pending(kind, client_order_id, params.get("symbol", ""), 0)
+        try:
+            body = await self._rest(method, "/api/v3/order", params, signed=True, order=kind == "place")
+        except ConnectionLostError as exc:
+            # Nothing reached the venue (connect failed): the order was not placed.
+            self._on_request_failed(request, _NotSentError(str(exc)))
+            return
+        except StanchionError as exc:
+            self._on_request_failed(request, exc)
+            return
+        if kind == "place":
+            self._on_placed(request, msgspec.Raw(body))
+
+    # --- queries and recovery -------------------------------------------------------------
+
+    async def _query_and_deliver(self, symbol: str, client_order_id: str) -> None:
+        try:
+            report = await self._resolve(symbol, client_order_id)
+        except StanchionError as exc:
+            _log.warning("order_query_failed", venue=self.name, client_order_id=client_order_id, error=str(exc)[:200])
+            return  # the engine asks again on its next tick
+        sink = self._sink
+        if sink is None:
+            return
+        if report is None:
+            sink.on_query_not_found(self.name, client_order_id)
+        else:
+            sink.on_execution_report(self.name, report)
+
+    async def resolve(self, query: OrderQuery) -> ExecutionReport | None:
+        """The venue's view of one order by client order id (None: unknown to the venue).
+
+        Its missed fills, if any, are delivered to the engine first.
+        """
+        return await self._resolve(query.symbol, query.client_order_id)
+
+    async def _resolve(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
+        try:
+            body = await self._rest(
+                "GET", "/api/v3/order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+            )
+        except BinanceUnknownOrderError:
+            return None
+        report = queried_order_report(decode_queried_order(body), self.name)
+        await self._deliver_trades(report)
+        return report
+
+    async def _deliver_trades(self, report: ExecutionReport) -> None:
+        if report.cumulative_qty <= 0 or self._sink is None:
+            return
+        body = await self._rest(
+            "GET", "/api/v3/myTrades", {"symbol": report.symbol, "orderId": str(report.venue_order_id)}, signed=True
+        )
+        for fill_report in trade_fill_reports(decode_trades(body), report, self.name):
+            self.stats.fills_recovered += 1
+            self._sink.on_execution_report(self.name, fill_report)
+
+    async def _resolve_open_orders(self) -> None:
+        """After the user stream was interrupted: every open order's state and fills, by query."""
+        if self._open_orders is None:
+            return
+        for symbol, client_order_id in list(self._open_orders()):
+            await self._query_and_deliver(symbol, client_order_id)
+
+    async def account_snapshot(self) -> AccountSnapshot:
+        """Balances (total per asset, scale 8) and our symbols' open orders, from REST.
+
+        Open orders with executed quantity get their trades delivered to the engine
+        first, so positions include fills the user stream may have missed.
+        """
+        balances = decode_account_balances(await self._rest("GET", "/api/v3/account", {}, signed=True))
+        open_orders: dict[str, ExecutionReport] = {}
+        for symbol in self._symbols:
+            body = await self._rest("GET", "/api/v3/openOrders", {"symbol": symbol}, signed=True)
+            for order in decode_open_orders(body):
+                report = queried_order_report(order, self.name)
+                await self._deliver_trades(report)
+                open_orders[report.client_order_id] = report
+        return AccountSnapshot(balances, open_orders)
+
+    # --- statistics -----------------------------------------------------------------------
+
+    def rate_limit_usage(self) -> float:
+        """The highest usage ratio of any limit, REST (limiter) or WebSocket API (reported)."""
+        ratios = list(self._ws_usage.values())
+        limiter = self._http.limiter
+        if limiter is not None:
+            ratios.extend(limiter.usage_ratio().values())
+        return max(ratios, default=0.0)
+
+    def clock_offset_s(self) -> float:
+        return self._offset.offset_ms / 1000
+
+    def connection_states(self) -> dict[str, str]:
+        return {
+            "market_data": self._md.state.value if self._md is not None else "disconnected",
+            "ws_api": self._api.state.value if self._api is not None else "disconnected",
+        }
+
+    def statistics(self) -> dict[str, object]:
+        stats = {k: getattr(self.stats, k) for k in self.stats.__slots__}
+        return {
+            "venue": self.name,
+            "adapter": stats,
+            "books": self.book_states(),
+            "connections": self.connection_states(),
+            "market_data": self._md.statistics() if self._md is not None else {},
+            "ws_api": self._api.statistics() if self._api is not None else {},
+            "rest": self._http.statistics(),
+            "session": self._session.statistics(),
+            "clock_offset_ms": self._offset.offset_ms,
+            "rate_limit_usage": self.rate_limit_usage(),
+            "pending_requests": len(self._pending),
+        }
+
+
+class _NotSentError(StanchionError):
+    """A request that never left this machine (connect failed)."""
