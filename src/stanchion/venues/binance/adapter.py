@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -53,7 +54,6 @@ from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport
 from stanchion.model.instrument import Instrument
 from stanchion.model.orders import ExecutionType, OrderType, Side, TimeInForce
-from stanchion.observability.logging import get_logger
 from stanchion.transport.backoff import BackoffPolicy
 from stanchion.transport.http import HttpClient, HttpConfig, HttpRequest
 from stanchion.transport.liveness import LivenessPolicy
@@ -98,7 +98,7 @@ from stanchion.venues.binance.symbols import parse_exchange_info
 from stanchion.venues.binance.timesync import ClockOffset, TimeSample
 from stanchion.venues.ports import AccountSnapshot
 
-_log = get_logger("stanchion.venues.binance")
+_log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 
@@ -280,10 +280,14 @@ class BinanceAdapter:
         self._policy = BinanceRateLimitPolicy()
         self._http = HttpClient(
             HttpConfig(
-                config.rest_url, name=f"{config.name}-rest", total_timeout_s=config.request_timeout_s,
+                config.rest_url,
+                name=f"{config.name}-rest",
+                total_timeout_s=config.request_timeout_s,
                 connect_timeout_s=min(5.0, config.request_timeout_s),
             ),
-            policy=self._policy, signer=self._sign_request, clock=self._clock,
+            policy=self._policy,
+            signer=self._sign_request,
+            clock=self._clock,
         )
         self._session = BinanceStreamSession()
         self._symbols = tuple(s.upper() for s in config.symbols)
@@ -361,8 +365,14 @@ class BinanceAdapter:
         self, method: str, path: str, params: dict[str, str], *, signed: bool, order: bool = False
     ) -> bytes:
         response = await self._http.request(
-            method, path, params=params, signed=signed, idempotent=not order,
-            retries=0 if order else 2, wait_for_rate_limit=not order, max_rate_limit_wait_s=None if not order else 0,
+            method,
+            path,
+            params=params,
+            signed=signed,
+            idempotent=not order,
+            retries=0 if order else 2,
+            wait_for_rate_limit=not order,
+            max_rate_limit_wait_s=None if not order else 0,
         )
         if response.status >= 400:
             code: int | None = None
@@ -371,8 +381,10 @@ class BinanceAdapter:
                 error = msgspec.json.decode(response.body)
                 code, message = error.get("code"), error.get("msg")
             exc = classify(
-                http_status=response.status, code=code if isinstance(code, int) else None,
-                message=message if isinstance(message, str) else None, headers=response.headers,
+                http_status=response.status,
+                code=code if isinstance(code, int) else None,
+                message=message if isinstance(message, str) else None,
+                headers=response.headers,
                 request_was_order=order,
             )
             if isinstance(exc, ClockSkewError):
@@ -393,12 +405,18 @@ class BinanceAdapter:
         config = self.config
         self._md = WebSocketClient(
             WebSocketConfig(
-                config.ws_stream_url, LivenessPolicy.binance(config.liveness_timeout_s), name=f"{self.name}-md",
-                default_stream=StreamPolicy(stale_after_s=config.book_stale_after_s), backoff=config.backoff,
-                connect_timeout_s=config.connect_timeout_s, subscribe_interval_s=config.subscribe_interval_s,
+                config.ws_stream_url,
+                LivenessPolicy.binance(config.liveness_timeout_s),
+                name=f"{self.name}-md",
+                default_stream=StreamPolicy(stale_after_s=config.book_stale_after_s),
+                backoff=config.backoff,
+                connect_timeout_s=config.connect_timeout_s,
+                subscribe_interval_s=config.subscribe_interval_s,
             ),
-            on_message=self._on_md_message, on_connected=self._on_md_connected,
-            on_staleness=self._on_md_staleness, on_state=self._on_md_state,
+            on_message=self._on_md_message,
+            on_connected=self._on_md_connected,
+            on_staleness=self._on_md_staleness,
+            on_state=self._on_md_state,
             on_reconnect=lambda: self._events.on_reconnect(self.name, "market_data"),
             on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "market_data", s),
             clock=self._clock,
@@ -408,11 +426,16 @@ class BinanceAdapter:
             self._md.staleness.add_stream(symbol, now)
         self._api = WebSocketClient(
             WebSocketConfig(
-                config.ws_api_url, LivenessPolicy.binance(config.liveness_timeout_s), name=f"{self.name}-api",
-                backoff=config.backoff, connect_timeout_s=config.connect_timeout_s,
+                config.ws_api_url,
+                LivenessPolicy.binance(config.liveness_timeout_s),
+                name=f"{self.name}-api",
+                backoff=config.backoff,
+                connect_timeout_s=config.connect_timeout_s,
                 max_lifetime_s=None,  # orders must never be sent on two links: no rotation, reconnect instead
             ),
-            on_message=self._on_api_message, on_connected=self._on_api_connected, on_state=self._on_api_state,
+            on_message=self._on_api_message,
+            on_connected=self._on_api_connected,
+            on_state=self._on_api_state,
             on_reconnect=lambda: self._events.on_reconnect(self.name, "ws_api"),
             on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "ws_api", s),
             clock=self._clock,
@@ -433,7 +456,7 @@ class BinanceAdapter:
             async with client:
                 await self._stop.wait()
         except Exception as exc:  # noqa: BLE001 - reported; the runtime sees the connection state
-            _log.error("venue_connection_failed", venue=self.name, error=f"{type(exc).__name__}: {exc}")
+            _log.error("venue_connection_failed venue=%s error=%s", self.name, f"{type(exc).__name__}: {exc}")
 
     async def stop(self) -> None:
         self._stop.set()
@@ -463,7 +486,10 @@ class BinanceAdapter:
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             _log.warning(
-                "venue_task_failed", venue=self.name, task=task.get_name(), error=f"{type(exc).__name__}: {exc}"
+                "venue_task_failed venue=%s task=%s error=%s",
+                self.name,
+                task.get_name(),
+                f"{type(exc).__name__}: {exc}",
             )
 
     # --- market data ----------------------------------------------------------------------
@@ -483,7 +509,7 @@ class BinanceAdapter:
         except ParseError as exc:
             # A lost diff is caught by the continuity check of the next one.
             self.stats.malformed_frames += 1
-            _log.warning("malformed_frame", venue=self.name, error=str(exc)[:200])
+            _log.warning("malformed_frame venue=%s error=%s", self.name, str(exc)[:200])
             return None
         if out.send and self._md is not None:
             for frame in out.send:
@@ -519,7 +545,7 @@ class BinanceAdapter:
             elif type(action).__name__ == "Rotate" and self._md is not None:
                 self._md.request_rotation(str(getattr(action, "reason", "rotate")))
             elif type(action).__name__ == "SubscriptionFailed":
-                _log.error("subscription_failed", venue=self.name, detail=repr(action))
+                _log.error("subscription_failed venue=%s detail=%s", self.name, repr(action))
 
     def _set_book_state(self, symbol: str, state: str) -> None:
         previous = self._book_state.get(symbol)
@@ -548,7 +574,13 @@ class BinanceAdapter:
                     self.stats.snapshot_failures += 1
                     retry = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else None
                     delay = retry if retry is not None else min(5.0, 0.2 * 2**attempt)
-                    _log.warning("snapshot_failed", venue=self.name, symbol=symbol, error=str(exc)[:200], retry_s=delay)
+                    _log.warning(
+                        "snapshot_failed venue=%s symbol=%s error=%s retry_s=%s",
+                        self.name,
+                        symbol,
+                        str(exc)[:200],
+                        delay,
+                    )
                     await asyncio.sleep(delay)
             self.stats.snapshots_fetched += 1
         finally:
@@ -557,7 +589,7 @@ class BinanceAdapter:
             out = self._session.on_snapshot(symbol, body)
         except ParseError as exc:
             self.stats.malformed_frames += 1
-            _log.warning("malformed_snapshot", venue=self.name, symbol=symbol, error=str(exc)[:200])
+            _log.warning("malformed_snapshot venue=%s symbol=%s error=%s", self.name, symbol, str(exc)[:200])
             self._request_snapshot(symbol)
             return
         self._on_actions(out.actions)
@@ -641,7 +673,7 @@ class BinanceAdapter:
             for rid in expired:
                 request = self._pending.pop(rid)
                 if request.kind == "subscribe":
-                    _log.warning("user_stream_subscribe_timeout", venue=self.name)
+                    _log.warning("user_stream_subscribe_timeout venue=%s", self.name)
                     self._resubscribe_user_stream()
                 else:
                     self._request_outcome_unknown(request, f"no answer within {self.config.request_timeout_s} s")
@@ -664,7 +696,7 @@ class BinanceAdapter:
                 self._on_api_response(decode_ws_api_response(payload))
         except ParseError as exc:
             self.stats.malformed_frames += 1
-            _log.warning("malformed_api_frame", venue=self.name, error=str(exc)[:200])
+            _log.warning("malformed_api_frame venue=%s error=%s", self.name, str(exc)[:200])
         return None
 
     def _on_user_event(self, payload: bytes) -> None:
@@ -680,7 +712,7 @@ class BinanceAdapter:
         elif isinstance(event, BalanceChange):
             pass  # reconciliation reads balances from the account; deposits show up as drift
         elif isinstance(event, EventStreamTerminated):
-            _log.warning("user_stream_terminated", venue=self.name)
+            _log.warning("user_stream_terminated venue=%s", self.name)
             self._user_subscribed.clear()
             self._resubscribe_user_stream()
 
@@ -702,7 +734,9 @@ class BinanceAdapter:
             return
         error = response.error
         exc = classify(
-            http_status=response.status, code=error.code if error else None, message=error.msg if error else None,
+            http_status=response.status,
+            code=error.code if error else None,
+            message=error.msg if error else None,
             request_was_order=request.kind == "place",
         )
         self._on_request_failed(request, exc)
@@ -710,7 +744,7 @@ class BinanceAdapter:
     def _on_subscribed(self, response: BinanceWsApiResponse) -> None:
         if response.status != 200:
             message = response.error.msg if response.error else str(response.status)
-            _log.error("user_stream_subscribe_refused", venue=self.name, error=message)
+            _log.error("user_stream_subscribe_refused venue=%s error=%s", self.name, message)
             return
         restored = self._user_generation > 1 or self.stats.user_resubscribes > 0
         self.stats.user_resubscribes += 1
@@ -729,16 +763,30 @@ class BinanceAdapter:
         instrument = self._instruments.get(response.symbol)
         if instrument is None:
             return
-        self._sink.on_execution_report(self.name, ExecutionReport(
-            venue=self.name, symbol=response.symbol, client_order_id=response.clientOrderId,
-            original_client_order_id=None, venue_order_id=response.orderId,
-            side=Side(response.side or "BUY"), order_type=OrderType(response.type or "LIMIT"),
-            time_in_force=TimeInForce(response.timeInForce) if response.timeInForce in ("GTC", "IOC", "FOK") else None,
-            execution_type=ExecutionType.NEW, status=order_status(response.status),
-            order_qty=parse_number(response.origQty or "0"), price=parse_number(response.price or "0"),
-            cumulative_qty=0, cumulative_quote=0, reject_reason=None,
-            event_time_ms=response.transactTime, transaction_time_ms=response.transactTime,
-        ))
+        self._sink.on_execution_report(
+            self.name,
+            ExecutionReport(
+                venue=self.name,
+                symbol=response.symbol,
+                client_order_id=response.clientOrderId,
+                original_client_order_id=None,
+                venue_order_id=response.orderId,
+                side=Side(response.side or "BUY"),
+                order_type=OrderType(response.type or "LIMIT"),
+                time_in_force=TimeInForce(response.timeInForce)
+                if response.timeInForce in ("GTC", "IOC", "FOK")
+                else None,
+                execution_type=ExecutionType.NEW,
+                status=order_status(response.status),
+                order_qty=parse_number(response.origQty or "0"),
+                price=parse_number(response.price or "0"),
+                cumulative_qty=0,
+                cumulative_quote=0,
+                reject_reason=None,
+                event_time_ms=response.transactTime,
+                transaction_time_ms=response.transactTime,
+            ),
+        )
 
     def _on_request_failed(self, request: _Pending, exc: Exception) -> None:
         sink = self._sink
@@ -848,7 +896,9 @@ class BinanceAdapter:
         try:
             report = await self._resolve(symbol, client_order_id)
         except StanchionError as exc:
-            _log.warning("order_query_failed", venue=self.name, client_order_id=client_order_id, error=str(exc)[:200])
+            _log.warning(
+                "order_query_failed venue=%s client_order_id=%s error=%s", self.name, client_order_id, str(exc)[:200]
+            )
             return  # the engine asks again on its next tick
         sink = self._sink
         if sink is None:
