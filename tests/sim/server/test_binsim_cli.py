@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -24,24 +25,32 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_prints_urls_serves_and_exits_zero(sig: signal.Signals) -> None:
-    proc = _start("--json", "--symbols", "BTCUSDT,ETHBTC", "--rate", "5", "--seed", "7")
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        info = json.loads(line)
-        assert set(info) >= {"rest", "ws_streams", "ws_api", "control", "api_key"}
-        assert info["rest"].startswith("http://127.0.0.1:") and info["ws_api"].endswith("/ws-api/v3")
-        assert info["api_key"] == DEFAULT_API_KEY
-        with urllib.request.urlopen(info["rest"] + "/api/v3/exchangeInfo", timeout=5) as r:
-            symbols = [s["symbol"] for s in json.loads(r.read())["symbols"]]
-        assert symbols == ["BTCUSDT", "ETHBTC"]
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=10)
-        assert proc.returncode == 0, stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    # The context manager closes both pipes whatever happens (no unclosed-file ResourceWarning under -W error).
+    with _start("--json", "--symbols", "BTCUSDT,ETHBTC", "--rate", "5", "--seed", "7") as proc:
+        try:
+            _check_serves_and_exits(proc, sig)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=10)
+
+
+def _check_serves_and_exits(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
+    assert proc.stdout is not None
+    # Bounded wait for the first line: a child that never prints fails the test instead of hanging it.
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    assert ready, "stanchion sim printed nothing within 60 s"
+    line = proc.stdout.readline()
+    info = json.loads(line)
+    assert set(info) >= {"rest", "ws_streams", "ws_api", "control", "api_key"}
+    assert info["rest"].startswith("http://127.0.0.1:") and info["ws_api"].endswith("/ws-api/v3")
+    assert info["api_key"] == DEFAULT_API_KEY
+    with urllib.request.urlopen(info["rest"] + "/api/v3/exchangeInfo", timeout=5) as r:
+        symbols = [s["symbol"] for s in json.loads(r.read())["symbols"]]
+    assert symbols == ["BTCUSDT", "ETHBTC"]
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
 
 
 def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:

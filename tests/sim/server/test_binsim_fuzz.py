@@ -26,7 +26,12 @@ VALUES = st.one_of(st.text(max_size=30), st.sampled_from(["BTCUSDT", "BUY", "SEL
                                                           "0.001", "1e5", "-1", "0.123456789", "", "FULL"]))
 
 
+# Timing health checks and deadlines measure the machine, not the parsers: on a loaded 2-core box they fail at random.
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
 @given(st.dictionaries(NAMES, VALUES, max_size=10))
+@RELAXED
 def test_order_parser_raises_only_binance_errors(values: dict[str, str]) -> None:
     try:
         order = parse_order(Params(values), SYMBOLS)
@@ -37,6 +42,7 @@ def test_order_parser_raises_only_binance_errors(values: dict[str, str]) -> None
 
 
 @given(st.text(max_size=200))
+@RELAXED
 def test_form_and_signature_payload_parsers(raw: str) -> None:
     try:
         parse_form(raw, {}, overwrite=True)
@@ -55,7 +61,7 @@ def _hub() -> StreamHub:
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10)),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["method", "params", "id", "x"]), inner, max_size=4)),
     max_leaves=10))))
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@RELAXED
 def test_stream_control_answers_every_frame(text: str) -> None:
     conn = Connection(ws=None, kind="stream", peer="127.0.0.1", path="/ws", queue_limit=10)  # type: ignore[arg-type]
     reply = stream_control(_hub(), conn, text, 1024)
