@@ -189,6 +189,7 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("timer-migration", {"/proc/sys/kernel/timer_migration": "   \n"}, "unknown", "empty"),
     ("nmi-watchdog", {"/proc/sys/kernel/nmi_watchdog": "1\n"}, "warn", None),
     ("nmi-watchdog", {"/proc/sys/kernel/nmi_watchdog": None}, "skip", None),
+    ("nmi-watchdog", {"/proc/sys/kernel/nmi_watchdog": "0\n"}, "pass", None),
     # 18 softlockup-watchdog
     ("softlockup-watchdog", {}, "pass", "off"),
     ("softlockup-watchdog", {"/proc/sys/kernel/soft_watchdog": "1\n"}, "pass", "nosoftlockup"),
@@ -230,10 +231,14 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("thp-khugepaged", {}, "pass", "effectively off"),
     ("thp-khugepaged", {**THP_MADVISE, f"{THP}/khugepaged/defrag": "1\n"}, "warn", None),
     ("thp-khugepaged", THP_MADVISE, "pass", None),
+    ("thp-khugepaged", {**THP_MADVISE, f"{THP}/khugepaged/defrag": DENIED}, "unknown", "denied"),
     # 24-25
     ("compaction-proactiveness", {"/proc/sys/vm/compaction_proactiveness": "20\n"}, "warn", None),
     ("compaction-proactiveness", {"/proc/sys/vm/compaction_proactiveness": None}, "skip", None),
     ("compact-unevictable", {"/proc/sys/vm/compact_unevictable_allowed": "1\n"}, "warn", None),
+    ("compaction-proactiveness", {"/proc/sys/vm/compaction_proactiveness": "0\n"}, "pass", None),
+    ("compact-unevictable", {"/proc/sys/vm/compact_unevictable_allowed": "0\n"}, "pass", None),
+    ("compact-unevictable", {"/proc/sys/vm/compact_unevictable_allowed": None}, "skip", None),
     # 26 swap
     ("swap", {}, "pass", "no swap"),
     ("swap", SWAP_ON, "warn", "/dev/sda2"),
@@ -256,10 +261,13 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("numa-balancing", {"/proc/sys/kernel/numa_balancing": None}, "pass", "not built"),
     # 29-31
     ("zone-reclaim", {"/proc/sys/vm/zone_reclaim_mode": "1\n"}, "warn", None),
+    ("zone-reclaim", {"/proc/sys/vm/zone_reclaim_mode": "0\n"}, "pass", None),
+    ("zone-reclaim", {"/proc/sys/vm/zone_reclaim_mode": DENIED}, "unknown", "denied"),
     ("ksm", {"/sys/kernel/mm/ksm/run": "2\n"}, "pass", None),
     ("ksm", {"/sys/kernel/mm/ksm/run": "1\n", "/sys/kernel/mm/ksm/pages_sharing": "77\n"}, "warn", "77"),
     ("ksm", {"/sys/kernel/mm/ksm/run": None}, "skip", None),
     ("vm-stat-interval", {"/proc/sys/vm/stat_interval": "9\n"}, "warn", None),
+    ("vm-stat-interval", {"/proc/sys/vm/stat_interval": "ten\n"}, "unknown", None),
     ("vm-stat-interval", {"/proc/sys/vm/stat_interval": "120\n"}, "pass", None),
     # 32 memlock
     ("memlock", {}, "pass", "unlimited"),
@@ -310,6 +318,7 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     # 38-41 TCP
     ("tcp-slow-start-after-idle", {"/proc/sys/net/ipv4/tcp_slow_start_after_idle": "1\n"}, "warn", None),
     ("tcp-slow-start-after-idle", {"/proc/sys/net/ipv4/tcp_slow_start_after_idle": None}, "skip", None),
+    ("tcp-slow-start-after-idle", {"/proc/sys/net/ipv4/tcp_slow_start_after_idle": "0\n"}, "pass", None),
     ("tcp-low-latency-legacy", {"/proc/sys/net/ipv4/tcp_low_latency": "1\n"}, "info", "no effect"),
     ("tcp-low-latency-legacy", {"/proc/sys/net/ipv4/tcp_low_latency": None}, "skip", None),
     ("tcp-nodelay", {}, "info", "TCP_NODELAY"),
@@ -346,6 +355,7 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("cgroup-throttling", {"/sys/fs/cgroup": None, "/proc/self/cgroup": "4:cpu,cpuacct:/\n",
                            "/sys/fs/cgroup/cpu,cpuacct/cpu.stat": "nr_periods 9\nnr_throttled 3\nthrottled_time 7000000000\n"},
      "fail", "3/9 periods, 7.000 s"),
+    ("cgroup-throttling", {"/sys/fs/cgroup": None}, "skip", "no cpu controller"),
     # 44 k8s-cpu-manager
     ("k8s-cpu-manager", {}, "skip", "not Kubernetes"),
     ("k8s-cpu-manager", {"/var/lib/kubelet/cpu_manager_state": '{"policyName":"static","defaultCpuSet":"0-1"}'},
