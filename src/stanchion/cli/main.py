@@ -29,6 +29,9 @@ def _register() -> None:
     app.command("resume")(admin_cmd.resume)
     app.command("status")(admin_cmd.status)
     app.command("sim")(__import__("stanchion.cli.sim_cmd", fromlist=["sim"]).sim)
+    from stanchion.cli import run_cmd
+
+    app.command("run")(run_cmd.run)
     # Command modules register themselves here, one line each.
 
 

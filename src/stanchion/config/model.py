@@ -348,6 +348,8 @@ class SimConfig(_Frozen):
 
     seed: Annotated[int, Field(ge=0, strict=True)] = 1
     updates_per_second: PositiveInt = 50
+    volatility_ticks: Annotated[float, Field(ge=0, le=10_000)] = 1.0
+    """Standard deviation of each step's fair-price move, in ticks."""
 
 
 class StanchionConfig(_Frozen):
