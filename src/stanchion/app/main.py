@@ -473,6 +473,8 @@ class Application:
             "ready": model.ready, "kill_switch": model.kill_switch, "kill_cause": model.kill_cause,
             "orders_sent": model.orders_sent, "fills": model.fills, "pnl": model.total_pnl,
             "config_id": config_id(self.config),
+            "metrics_url": self.health.url if self.health is not None else None,
+            "sim": self.sim.urls() if self.sim is not None else None,
         }
 
     async def _start_admin(self) -> None:
@@ -568,7 +570,8 @@ class Application:
             await self.health.start()
             await self._start_admin()
             _log.info("started", mode=self.config.mode.value, config_id=config_id(self.config),
-                      metrics=self.health.url, admin_port=self.admin.bound_port if self.admin else None)
+                      metrics=self.health.url, admin_port=self.admin.bound_port if self.admin else None,
+                      sim_control=self.sim.control_url if self.sim is not None else None)
             if on_ready is not None:
                 on_ready(self)
             await self.runtime.run(stop)
