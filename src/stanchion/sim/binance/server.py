@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from stanchion.core.clock import Clock, LiveClock
 from stanchion.core.fixedpoint import parse_fixed
@@ -61,6 +62,24 @@ from stanchion.sim.types import (
 )
 
 log = logging.getLogger("stanchion.sim.binance")
+
+
+class _MalformedHttpIsOneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (request line or headers too long, bad framing) with the
+    parser's traceback before answering 400 itself. That is the client's fault, not ours: one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} (HTTP {exc.code}): {exc.message[:200]}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_http_log = logging.getLogger("stanchion.sim.binance.http")
+_http_log.addFilter(_MalformedHttpIsOneLine())
 T = TypeVar("T")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _CONNECTION_FAULTS = frozenset({"close", "stall", "malformed_frame", "user_stream_drop"})
@@ -134,7 +153,8 @@ class BinanceSimServer:
         app.router.add_route("GET", "/ws-api/v3", self._ws_api)
         control.add_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+                                     logger=_http_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()
