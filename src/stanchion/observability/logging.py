@@ -96,5 +96,24 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
 
 def get_logger(name: str | None = None, **initial: Any) -> Any:
     """A bound structlog logger; ``initial`` key/values are attached to every event."""
-    logger = structlog.get_logger(**initial)
-    return logger.bind(logger=name) if name is not None else logger
+    if name is not None:
+        initial = {"logger": name, **initial}
+    return _LazyLogger(initial)
+
+
+class _LazyLogger:
+    """Module-level loggers are made at import, before :func:`configure_logging`; binding
+    then would freeze structlog's defaults (console text on stdout) into them. This one
+    binds at each call, so it always follows the current configuration (logging is
+    never on the hot path)."""
+
+    __slots__ = ("_initial",)
+
+    def __init__(self, initial: dict[str, Any]) -> None:
+        self._initial = initial
+
+    def bind(self, **values: Any) -> _LazyLogger:
+        return _LazyLogger({**self._initial, **values})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(structlog.get_logger().bind(**self._initial), name)
