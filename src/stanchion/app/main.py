@@ -35,20 +35,21 @@ from stanchion.app.admin import AdminServer, new_token, write_token_file
 from stanchion.app.runtime import EngineRuntime, Phase
 from stanchion.app.view import BookRow, OrderRow, PositionRow, VenueRow, ViewModel
 from stanchion.app.wiring import risk_limits, shard_from_environment, shard_symbols, strategies
+from stanchion.book.l2 import L2Book
 from stanchion.config.loader import LoadedConfig, config_id, load_config, parse_config
 from stanchion.config.model import CancelOnShutdown, KeyType, Mode, StanchionConfig, split_address
 from stanchion.core.clock import LiveClock
 from stanchion.core.errors import ConfigError
 from stanchion.core.fixedpoint import Rounding, format_fixed, rescale
 from stanchion.core.ids import ClientOrderIdFactory
-from stanchion.engine.kernel import Kernel
+from stanchion.engine.kernel import Kernel, Strategy
 from stanchion.engine.oms import OrderManager, OrderUpdate
 from stanchion.engine.positions import Position
 from stanchion.engine.reconcile import DriftPolicy, ReconcileReport
 from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, OrderIntent, RiskDecision, RiskGate
 from stanchion.model.execution import Fill
 from stanchion.model.instrument import Instrument
-from stanchion.model.orders import OrderStatus
+from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.observability.health import (
     BOOK_LIVE_PREFIX,
     JOURNAL_REPLAYED,
@@ -213,6 +214,35 @@ class EngineEvents:
 
     def on_tick_to_order(self, venue: str, symbol: str, latency_ns: int) -> None:
         self.latency.add(latency_ns)
+
+
+class MeteredKernel(Kernel):
+    """The kernel plus the two metrics its listener has no event for: each book update
+    stamps its symbol's handle (one attribute store; ``trading_market_data_age_seconds``
+    is computed from the stamp at scrape time), and each order sent to the venue counts
+    ``trading_orders_total{status="submitted"}`` (the OMS reports no update on creation)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.symbol_metrics: dict[str, SymbolMetrics] = {}
+        """``venue:SYMBOL`` → the symbol's metric handle (filled at wiring time)."""
+
+    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
+        handle = self.symbol_metrics.get(key)
+        if handle is not None:
+            handle.last_market_data_mono_ns = self.clock.monotonic_ns() if received_ns is None else received_ns
+        super().on_book(key, book, received_ns)
+
+    def submit(
+        self, strategy: Strategy, key: str, side: Side, qty: int, price: int | None, order_type: OrderType,
+        time_in_force: TimeInForce | None,
+    ) -> str | RiskDecision:
+        result = super().submit(strategy, key, side, qty, price, order_type, time_in_force)
+        if isinstance(result, str):
+            handle = self.symbol_metrics.get(key)
+            if handle is not None:
+                handle.orders["submitted"].inc()
+        return result
 
 
 def _reason_class(reason: str | None) -> str:
@@ -406,12 +436,14 @@ class Application:
             for symbol, instrument in (await adapter.load_instruments(by_venue[venue])).items():
                 self.instruments[f"{venue}:{symbol}"] = instrument
         risk = RiskGate(risk_limits(config, self.instruments))
-        kernel = Kernel(self.clock, risk, listener=engine_events)
+        kernel = MeteredKernel(self.clock, risk, listener=engine_events)
         for venue, adapter in self.adapters.items():
             kernel.add_venue(venue, self.oms[venue], adapter)
         for instrument in self.instruments.values():
             kernel.add_instrument(instrument, config.venues[instrument.venue].account)
-            engine_events.symbol(instrument.venue, instrument.symbol).book_state("syncing")
+            handle = engine_events.symbol(instrument.venue, instrument.symbol)
+            handle.book_state("syncing")
+            kernel.symbol_metrics[instrument.key] = handle
         for strategy in strategies(config, self.instruments):
             kernel.add_strategy(strategy)
             for key in strategy.instruments:
