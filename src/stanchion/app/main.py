@@ -606,13 +606,27 @@ class Application:
                       sim_control=self.sim.control_url if self.sim is not None else None)
             if on_ready is not None:
                 on_ready(self)
-            await self.runtime.run(stop)
+            gauges = asyncio.create_task(self._refresh_venue_gauges(metrics), name="venue-gauges")
+            try:
+                await self.runtime.run(stop)
+            finally:
+                gauges.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauges
         finally:
             await self.close()
         final = self.view_model()
         if self.at_stop is not None:
             final = replace(final, ready=self.at_stop.ready, books=self.at_stop.books, venues=self.at_stop.venues)
         return final
+
+    async def _refresh_venue_gauges(self, metrics: StanchionMetrics, interval_s: float = 1.0) -> None:
+        """Once a second, what the adapters count themselves: REST rate-limit use per budget,
+        clock offset, WebSocket messages received (off the hot path; at most 1 s old)."""
+        while True:
+            for venue, adapter in self.adapters.items():
+                _venue_gauges(metrics, venue, adapter.statistics())
+            await asyncio.sleep(interval_s)
 
     async def close(self) -> None:
         if self.admin is not None:
@@ -638,6 +652,31 @@ def _shown(value: int, scale: int, decimals: int) -> str:
     if decimals >= scale:
         return format_fixed(value, scale)
     return format_fixed(rescale(value, scale, decimals, Rounding.TOWARD_ZERO), decimals)
+
+
+_INTERVALS = {1: "1s", 10: "10s", 60: "1m", 3600: "1h", 86400: "1d"}
+
+
+def _venue_gauges(metrics: StanchionMetrics, venue: str, stats: dict[str, object]) -> None:
+    exchange = metrics.for_exchange(venue)
+    offset_ms = stats.get("clock_offset_ms")
+    if isinstance(offset_ms, int | float):
+        exchange.clock_offset.set(offset_ms / 1000)
+    rest = stats.get("rest")
+    limiter = rest.get("rate_limit") if isinstance(rest, dict) else None
+    usage = limiter.get("usage_ratio") if isinstance(limiter, dict) else None
+    if isinstance(usage, dict):
+        for key, ratio in usage.items():  # "REQUEST_WEIGHT:60" -> request_weight_1m
+            kind, _, seconds = str(key).partition(":")
+            label = kind.lower()
+            if seconds.isdigit():
+                label += "_" + _INTERVALS.get(int(seconds), seconds + "s")
+            exchange.rate_limit_usage(label, float(ratio), 1.0)
+    for connection in ("market_data", "ws_api"):
+        link = stats.get(connection)
+        messages = link.get("messages") if isinstance(link, dict) else None
+        if isinstance(messages, int):
+            metrics.for_connection(venue, connection).messages_received = messages
 
 
 def _journal_stats(journal: Journal) -> dict[str, object]:
