@@ -504,6 +504,8 @@ class Application:
         return {
             "ready": model.ready, "kill_switch": model.kill_switch, "kill_cause": model.kill_cause,
             "orders_sent": model.orders_sent, "fills": model.fills, "pnl": model.total_pnl,
+            "positions": {row.key: row.qty for row in model.positions},
+            "open_orders": sorted(row.client_order_id for row in model.orders),
             "config_id": config_id(self.config),
             "metrics_url": self.health.url if self.health is not None else None,
             "sim": self.sim.urls() if self.sim is not None else None,

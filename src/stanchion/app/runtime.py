@@ -26,6 +26,7 @@ from typing import Protocol
 
 import msgspec
 
+from stanchion.core import failpoints
 from stanchion.core.clock import Clock
 from stanchion.engine.kernel import Kernel
 from stanchion.engine.oms import OrderManager, QueryOrder
@@ -204,6 +205,8 @@ class EngineRuntime:
             else:
                 self.kernel.on_execution_report(venue, found)
                 self.stats.resolved_at_start += 1
+        if failpoints.ARMED:
+            failpoints.hit("runtime.reconcile_queried")  # the venue was asked, nothing compared yet
         symbols = {i.symbol: i.base for i in self.instruments.values() if i.venue == venue}
         internal = {}
         for symbol in symbols:

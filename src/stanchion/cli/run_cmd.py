@@ -46,12 +46,21 @@ def run(
     """Run the engine (the embedded simulator setup when no --config is given)."""
     from stanchion.app.main import Application, RunOptions, load_run_config
     from stanchion.config.loader import ConfigFileError
-    from stanchion.observability.logging import configure_logging
+    from stanchion.observability.logging import configure_logging, get_logger
 
     try:
         loaded = load_run_config(config)
     except ConfigFileError as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    from stanchion.config.model import Mode
+    from stanchion.core import failpoints
+
+    try:
+        # Crash tests only: read once, before anything runs; refused in live mode.
+        armed = failpoints.configure(live=loaded.config.mode is Mode.LIVE)
+    except ConfigError as exc:
+        typer.echo(f"stanchion run: {exc}", err=True)
         raise typer.Exit(1) from None
     options = RunOptions(config, headless, duration, shard, metrics_listen, admin_listen, state_dir)
     interactive = not headless and sys.stdout.isatty()
@@ -62,6 +71,8 @@ def run(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_stream = log_path.open("a", encoding="utf-8")
     configure_logging(loaded.config.logging.level, loaded.config.logging.format, stream=log_stream or sys.stderr)
+    if armed:
+        get_logger("stanchion.run").warning("failpoints_armed", failpoints=armed)
     app = Application(loaded, options)
     try:
         model = _run(app, interactive, duration)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from stanchion.book.l2 import L2Book
+from stanchion.core import failpoints
 from stanchion.core.clock import Clock
 from stanchion.core.fixedpoint import pow10
 from stanchion.engine.oms import OrderManager, OrderUpdate, QueryOrder
@@ -353,6 +354,8 @@ class Kernel:
         self._order_strategy[order.client_order_id] = strategy
         now_mono = self.clock.monotonic_ns()
         self._sent_mono[order.client_order_id] = now_mono
+        if failpoints.ARMED:
+            failpoints.hit("oms.intent_journaled")
         self.gateways[instrument.venue].submit(command)
         self.stats.orders_sent += 1
         received = self._tick_received_ns
@@ -373,6 +376,8 @@ class Kernel:
                 return decision
             command = oms.request_cancel(client_order_id)
             if command is not None:
+                if failpoints.ARMED:
+                    failpoints.hit("oms.cancel_journaled")
                 self.gateways[venue].cancel(command)
                 self.stats.cancels_sent += 1
             return None
@@ -386,6 +391,8 @@ class Kernel:
             return
         update, fill = oms.on_report(report)
         if fill is not None:
+            if failpoints.ARMED:
+                failpoints.hit("kernel.fill_journaled")
             self._apply_fill(venue, fill)
         if update is not None:
             self._order_update(update)

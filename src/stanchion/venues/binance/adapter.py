@@ -41,6 +41,7 @@ import msgspec
 
 from stanchion.book.l2 import L2Book
 from stanchion.book.sync import BookLive, BookResync, BookStale, FetchSnapshot
+from stanchion.core import failpoints
 from stanchion.core.clock import Clock, LiveClock
 from stanchion.core.errors import (
     ClockSkewError,
@@ -848,6 +849,8 @@ class BinanceAdapter:
             try:
                 self._api.send(frame)
                 self.stats.orders_sent_ws += 1
+                if failpoints.ARMED:
+                    failpoints.hit("adapter.order_frame_written")
                 return
             except ConnectionLostError:
                 del self._pending[request_id]  # nothing was written: REST may carry it
