@@ -1,0 +1,224 @@
+"""Internal tick-to-order latency against the simulator on loopback, next to its floor.
+
+* **engine** — the real path of ``stanchion run``: the Binance adapter's depth
+  stream, book sync, kernel, a strategy that requotes on every book update
+  (cancel + place), the risk gate, the OMS (intent journaled first) and the
+  order frame signed and written on the WebSocket API link. Latency: from the
+  moment the depth frame is handed to the adapter to the return of the order
+  frame's write (the kernel's ``on_tick_to_order``).
+* **floor** — a bare client on the same transport (``WebSocketClient``, picows)
+  subscribed to the same depth stream, answering each frame with an
+  order-sized frame on a second link, timed the same way.
+
+The simulator runs in the same process with its market stepped by the bench
+(one step every 5 ms), so ticks never queue. Medians of several runs of p50 and
+p99; the difference of the p50s is the engine's own work.
+
+    python -m bench tick_to_order
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+try:
+    from bench.common import Result
+except ImportError:  # standalone run
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.common import Result
+
+from stanchion.book.l2 import L2Book
+from stanchion.core.clock import LiveClock
+from stanchion.core.ids import ClientOrderIdFactory
+from stanchion.engine.kernel import Kernel, Strategy, StrategyContext
+from stanchion.engine.oms import OrderManager
+from stanchion.engine.risk.gate import RiskGate
+from stanchion.engine.risk.limits import ExposureRiskLimits, InstrumentRiskLimits, LossAction, RiskLimits
+from stanchion.model.orders import Side
+from stanchion.persistence.journal import Journal
+from stanchion.sim.binance import BinanceSimServer, SimServerConfig
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.transport.liveness import LivenessPolicy
+from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
+from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig
+from stanchion.venues.binance.auth import HmacSigner
+
+ORDER = (
+    b'{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT",'
+    b'"timeInForce":"GTC","price":"54000.00","quantity":"0.00100","newClientOrderId":"S01000001000000000001",'
+    b'"newOrderRespType":"RESULT","apiKey":"' + DEFAULT_API_KEY.encode() + b'","timestamp":"1700000000000",'
+    b'"signature":"0000000000000000000000000000000000000000000000000000000000000000"}}'
+)
+SYMBOL = "BTCUSDT"
+BIG = 10**30
+
+
+class Requoter(Strategy):
+    """Cancels its resting bid and places a new one on every book update (far from the touch)."""
+
+    def __init__(self, key: str, qty: int, tick: int) -> None:
+        self.name = "requoter"
+        self.instruments = (key,)
+        self.key = key
+        self.qty = qty
+        self.tick = tick
+        self.live: str | None = None
+
+    def on_book(self, ctx: StrategyContext, key: str, book: L2Book) -> None:
+        bid = book.best_bid_price()
+        if bid is None:
+            return
+        if self.live is not None:
+            ctx.cancel(self.live)
+        price = (bid * 9 // 10) // self.tick * self.tick
+        result = ctx.submit(key, Side.BUY, self.qty, price)
+        self.live = result if isinstance(result, str) else None
+
+
+def _limits(key: str) -> RiskLimits:
+    return RiskLimits(
+        notional_scale=16,
+        instruments={key: InstrumentRiskLimits(max_order_qty=BIG, max_order_notional=BIG, max_position=BIG)},
+        account=ExposureRiskLimits(BIG, BIG), portfolio=ExposureRiskLimits(BIG, BIG),
+        price_band_bps=5000, max_orders_per_second=100_000, max_cancels_per_second=100_000, max_open_orders=1000,
+        daily_loss_limit=BIG, max_drawdown=BIG, loss_action=LossAction.HALT, max_book_age_ns=10**12, enabled=True,
+    )
+
+
+async def _drive(sim: BinanceSimServer, ticks: int, samples: list[int], target: int) -> None:
+    """Step the market until ``target`` samples are in (or ``ticks`` steps were made)."""
+    for _ in range(ticks):
+        if len(samples) >= target:
+            return
+        sim.step(1)
+        await asyncio.sleep(0.005)
+
+
+async def _engine_run(ticks: int) -> list[int]:
+    samples: list[int] = []
+    async with BinanceSimServer(SimServerConfig(port=0, rate=0, symbols=(SYMBOL,))) as sim:
+        sim.step(5)
+        adapter = BinanceAdapter(
+            BinanceAdapterConfig(name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url,
+                                 ws_api_url=sim.ws_api_url, symbols=(SYMBOL,), subscribe_interval_s=0.0),
+            HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
+        )
+        instruments = await adapter.load_instruments([SYMBOL])
+        instrument = instruments[SYMBOL]
+        key = instrument.key
+
+        class Listener:
+            def on_risk_denied(self, *a: Any) -> None: ...
+            def on_order_update(self, *a: Any) -> None: ...
+            def on_fill(self, *a: Any) -> None: ...
+            def on_kill_switch(self, *a: Any) -> None: ...
+
+            def on_tick_to_order(self, venue: str, symbol: str, latency_ns: int) -> None:
+                samples.append(latency_ns)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal(Path(tmp))
+            journal.open()
+            kernel = Kernel(LiveClock(), RiskGate(_limits(key)), listener=Listener())  # type: ignore[arg-type]
+            oms = OrderManager("binance", "main", ClientOrderIdFactory("B", 0, 1), journal.append)
+            kernel.add_venue("binance", oms, adapter)
+            kernel.add_instrument(instrument, "main")
+            qty = (instrument.min_notional // (instrument.tick * 10**6) // instrument.step + 10) * instrument.step
+            kernel.add_strategy(Requoter(key, max(qty, instrument.min_qty), instrument.tick))
+            try:
+                await adapter.start(kernel)
+                await adapter.wait_books_live(15.0)
+                kernel.start_trading()
+                await _drive(sim, ticks * 3, samples, ticks)
+            finally:
+                kernel.stop_trading()
+                await adapter.stop()
+                journal.close()
+    return samples
+
+
+async def _floor_run(ticks: int) -> list[int]:
+    samples: list[int] = []
+    async with BinanceSimServer(SimServerConfig(port=0, rate=0, symbols=(SYMBOL,))) as sim:
+        sim.step(5)
+        api_holder: list[WebSocketClient] = []
+
+        def on_message(payload: bytes) -> str | None:
+            start = time.perf_counter_ns()
+            if payload[:5] == b'{"e":' and api_holder:
+                api_holder[0].send(ORDER)
+                samples.append(time.perf_counter_ns() - start)
+            return None
+
+        subscribe = b'{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}'
+        stream = WebSocketClient(
+            WebSocketConfig(sim.ws_stream_url, LivenessPolicy.binance(), name="floor-md"),
+            on_message=on_message, on_connected=lambda _g: [subscribe],
+        )
+        api = WebSocketClient(
+            WebSocketConfig(sim.ws_api_url, LivenessPolicy.binance(), name="floor-api"),
+            on_message=lambda _p: None, on_connected=lambda _g: [],
+        )
+        async with api, stream:
+            from stanchion.transport.state import ConnectionState
+
+            await api.wait_state(ConnectionState.LIVE, 10)
+            await stream.wait_state(ConnectionState.LIVE, 10)
+            api_holder.append(api)
+            await _drive(sim, ticks * 3, samples, ticks)
+    return samples
+
+
+def _percentile(samples: list[int], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] / 1000
+
+
+def measure(quick: bool) -> dict[str, tuple[list[float], list[float]]]:
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    runs = 2 if quick else 5
+    ticks = 200 if quick else 600
+    out: dict[str, tuple[list[float], list[float]]] = {"engine": ([], []), "floor": ([], [])}
+    for _ in range(runs):
+        for name, fn in (("floor", _floor_run), ("engine", _engine_run)):
+            samples = runner(fn(ticks))
+            if samples:
+                out[name][0].append(_percentile(samples, 0.5))
+                out[name][1].append(_percentile(samples, 0.99))
+    return out
+
+
+def run(quick: bool) -> list[Result]:
+    data = measure(quick)
+    results = []
+    p50 = {name: statistics.median(v[0]) for name, v in data.items() if v[0]}
+    for name, (p50s, p99s) in data.items():
+        if not p50s:
+            continue
+        results.append(Result("tick_to_order.p50", name, statistics.median(p50s), "us", samples=p50s,
+                              baseline="floor"))
+        results.append(Result("tick_to_order.p99", name, statistics.median(p99s), "us", samples=p99s,
+                              baseline="floor"))
+    if "engine" in p50 and "floor" in p50:
+        own = p50["engine"] - p50["floor"]
+        results.append(Result(
+            "tick_to_order.engine_own_work", "engine - floor (p50)", own, "us",
+            notes=f"target <= 15 us; engine p50 / floor p50 = {p50['engine'] / p50['floor']:.2f} (target <= 1.25)",
+        ))
+    return results
+
+
+if __name__ == "__main__":
+    for r in run("--quick" in sys.argv):
+        print(f"{r.benchmark:<32} {r.variant:<24} {r.median:>10.2f} {r.unit} {r.notes}")
