@@ -67,6 +67,9 @@ from stanchion.venues.binance.auth import Ed25519Signer, HmacSigner, Signer
 
 _log = get_logger("stanchion.run")
 
+ENGINE_STARTED = "engine_started"
+"""Readiness condition: the ordered start completed (phase READY); cleared when stopping."""
+
 EMBEDDED_CONFIG: dict[str, Any] = {
     "deployment": "S",
     "mode": "sim",
@@ -396,7 +399,9 @@ class Application:
             await self._start_sim()
         self.state_dir = self._state_directory()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.readiness = Readiness.standard(keys)
+        # The standard conditions plus the ordered start's last step (strategies started):
+        # all books LIVE happens an event-loop turn before the engine starts trading.
+        self.readiness = Readiness([*Readiness.standard(keys).unmet(), ENGINE_STARTED])
         engine_events = EngineEvents(metrics, self.latency)
         self.venue_events = VenueEvents(metrics, self.readiness, engine_events)
         journal = Journal(
@@ -461,6 +466,8 @@ class Application:
                 readiness.set(VENUES_RECONCILED)
             elif phase in (Phase.READY, Phase.STOPPING):
                 active = phase is Phase.READY
+                if active:
+                    readiness.set(ENGINE_STARTED)
                 for strategy in kernel.strategies:
                     for key in strategy.instruments:
                         venue, _, symbol = key.partition(":")
@@ -468,6 +475,7 @@ class Application:
                 if phase is Phase.STOPPING:
                     self.at_stop = self.view_model()  # books and readiness as they were when asked to stop
                     readiness.clear(VENUES_RECONCILED)
+                    readiness.clear(ENGINE_STARTED)
 
         def on_reconcile(report: ReconcileReport) -> None:
             for drift in report.drifts:
