@@ -306,6 +306,7 @@ class BinanceAdapter:
         self._books_changed = asyncio.Event()
         self._user_subscribed = asyncio.Event()
         self._user_generation = 0
+        self._subscribe_refusals = 0
         self._stop = asyncio.Event()
         self._http_open = False
         self._ws_usage: dict[str, float] = {}
@@ -744,15 +745,39 @@ class BinanceAdapter:
 
     def _on_subscribed(self, response: BinanceWsApiResponse) -> None:
         if response.status != 200:
-            message = response.error.msg if response.error else str(response.status)
+            error = response.error
+            message = error.msg if error else str(response.status)
             _log.error("user_stream_subscribe_refused venue=%s error=%s", self.name, message)
+            exc = classify(
+                http_status=response.status,
+                code=error.code if error else None,
+                message=error.msg if error else None,
+                request_was_order=False,
+            )
+            # Without the user stream no execution report arrives: try again (after fresh time
+            # samples when the venue refused our timestamp), with capped backoff.
+            self._spawn(self._resubscribe_after_refusal(isinstance(exc, ClockSkewError)), "user-resubscribe")
             return
+        self._subscribe_refusals = 0
         restored = self._user_generation > 1 or self.stats.user_resubscribes > 0
         self.stats.user_resubscribes += 1
         self._user_subscribed.set()
         if restored:
             self._events.on_user_stream_restored(self.name)
             self._spawn(self._resolve_open_orders(), "catch-up")
+
+    async def _resubscribe_after_refusal(self, clock_skewed: bool) -> None:
+        backoff = self.config.backoff
+        delay = min(backoff.cap_s, backoff.base_s * 2**self._subscribe_refusals)
+        self._subscribe_refusals += 1
+        if clock_skewed:
+            self.stats.clock_resyncs += 1
+            self._offset.clear()
+            with contextlib.suppress(StanchionError):
+                await self.sync_clock()
+        await asyncio.sleep(delay)
+        if not self._user_subscribed.is_set():
+            self._resubscribe_user_stream()
 
     def _on_placed(self, request: _Pending, result: msgspec.Raw) -> None:
         try:

@@ -1,0 +1,99 @@
+"""The adapter recovers from what the chaos run found: a refused user-stream subscription."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from stanchion.book.l2 import L2Book
+from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.execution import ExecutionReport
+from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
+from stanchion.sim.binance import BinanceSimServer, SimServerConfig
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.sim.binance.faults import Fault
+from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig
+from stanchion.venues.binance.auth import HmacSigner
+
+
+@dataclass
+class Sink:
+    reports: list[ExecutionReport] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
+        pass
+
+    def on_book_lost(self, key: str) -> None:
+        pass
+
+    def on_execution_report(self, venue: str, report: ExecutionReport) -> None:
+        self.reports.append(report)
+
+    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
+        self.rejected.append((client_order_id, reason))
+
+    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None:
+        pass
+
+    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
+        pass
+
+    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
+        pass
+
+    def statuses(self, cid: str) -> list[OrderStatus]:
+        return [r.status for r in self.reports if r.client_order_id == cid]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BinanceSimServer]:
+    async with BinanceSimServer(SimServerConfig(rate=20, ping_interval_s=1, pong_timeout_s=30)) as server:
+        yield server
+
+
+async def test_a_subscription_refused_for_clock_skew_is_retried_after_fresh_time_samples(
+    sim: BinanceSimServer,
+) -> None:
+    adapter = BinanceAdapter(
+        BinanceAdapterConfig(
+            name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
+            symbols=("BTCUSDT",), subscribe_interval_s=0.0, request_timeout_s=1.0,
+        ),
+        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
+    )
+    sink = Sink()
+    try:
+        await adapter.start(sink)
+        assert await adapter.wait_books_live(15.0)
+        # The venue's clock jumps 9 s ahead: our next signed request is outside recvWindow (-1021).
+        # The first one is the resubscription after the venue ends the user stream.
+        sim.inject(Fault("clock_skew", offset_ms=9_000))
+        sim.inject(Fault("user_stream_drop"))
+        await until(lambda: not adapter._user_subscribed.is_set(), 5.0)
+        await until(adapter._user_subscribed.is_set, 10.0)
+        assert adapter.stats.clock_resyncs >= 1
+        assert abs(adapter.clock_offset_s() - 9.0) < 0.5
+        # The user stream works again: a cancel's CANCELED only arrives over it.
+        book = adapter.live_book("BTCUSDT")
+        assert book is not None and book.best_bid_price() is not None
+        instrument = adapter._instruments["BTCUSDT"]
+        price = (book.best_bid_price() * 9 // 10) // instrument.tick * instrument.tick  # type: ignore[operator]
+        qty = (instrument.min_notional // price // instrument.step + 2) * instrument.step
+        cid = "t4resub00000000000001"
+        adapter.submit(SubmitOrder("BTCUSDT", cid, Side.BUY, OrderType.LIMIT, qty, price, TimeInForce.GTC))
+        await until(lambda: OrderStatus.NEW in sink.statuses(cid))
+        adapter.cancel(CancelOrder("BTCUSDT", cid))
+        await until(lambda: OrderStatus.CANCELED in sink.statuses(cid))
+        assert sink.rejected == []
+    finally:
+        await adapter.stop()
