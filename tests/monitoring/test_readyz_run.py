@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from stanchion.app.main import EMBEDDED_CONFIG, ENGINE_STARTED, Application, RunOptions
 from stanchion.app.runtime import Phase
@@ -57,6 +58,26 @@ async def test_readyz_follows_the_ordered_start_and_book_staleness(http: aiohttp
         await wait_until(ready, 30, "/readyz 200 after the ordered start")
         assert app.runtime.ready and app.runtime.stats.phase is Phase.READY  # never 200 before
         assert (await _readyz(http, url))[1] == {"ready": True, "unmet": []}
+
+        # Scrape-time values are current: the market-data age is brought up to date before
+        # it is computed (BeforeScrape runs first), so a flowing feed reads fresh every time.
+        kernel = app.kernel
+        assert kernel is not None
+        for _ in range(3):
+            sent_before = kernel.stats.orders_sent
+            async with http.get(f"{url}/metrics") as resp:
+                families = {f.name: f for f in text_string_to_metric_families(await resp.text())}
+            ages = [s.value for s in families["trading_market_data_age_seconds"].samples]
+            assert len(ages) == 2 and max(ages) < 0.5, ages
+            submitted = sum(s.value for s in families["trading_orders"].samples
+                            if s.name == "trading_orders_total" and s.labels["status"] == "submitted")
+            assert sent_before <= submitted <= kernel.stats.orders_sent
+            events = kernel.stats.book_events
+
+            async def more_books(seen: int = events) -> bool:
+                return kernel.stats.book_events >= seen + 25  # ~0.5 s of updates between scrapes
+
+            await wait_until(more_books, 10, "more book updates", interval=0.05)
 
         # The BTCUSDT feed stalls (socket open, pings answered) beyond book_stale_after_s.
         app.sim.inject(Fault(kind="stall", duration_s=4, answer_pings=True, symbol="BTCUSDT"))

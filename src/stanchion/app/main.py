@@ -24,18 +24,19 @@ import signal
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from stanchion.app.admin import AdminServer, new_token, write_token_file
 from stanchion.app.runtime import EngineRuntime, Phase
 from stanchion.app.view import BookRow, OrderRow, PositionRow, VenueRow, ViewModel
 from stanchion.app.wiring import risk_limits, shard_from_environment, shard_symbols, strategies
-from stanchion.book.l2 import L2Book
 from stanchion.config.loader import LoadedConfig, config_id, load_config, parse_config
 from stanchion.config.model import CancelOnShutdown, KeyType, Mode, StanchionConfig, split_address
 from stanchion.core.clock import LiveClock
@@ -220,21 +221,13 @@ class EngineEvents:
 
 
 class MeteredKernel(Kernel):
-    """The kernel plus the two metrics its listener has no event for: each book update
-    stamps its symbol's handle (one attribute store; ``trading_market_data_age_seconds``
-    is computed from the stamp at scrape time), and each order sent to the venue counts
-    ``trading_orders_total{status="submitted"}`` (the OMS reports no update on creation)."""
+    """The kernel plus the one count its listener has no event for: orders sent, per
+    instrument, as plain integers (``trading_orders_total{status="submitted"}`` is brought
+    up to date at scrape time by :class:`BeforeScrape`; the OMS reports no update on creation)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.symbol_metrics: dict[str, SymbolMetrics] = {}
-        """``venue:SYMBOL`` → the symbol's metric handle (filled at wiring time)."""
-
-    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
-        handle = self.symbol_metrics.get(key)
-        if handle is not None:
-            handle.last_market_data_mono_ns = self.clock.monotonic_ns() if received_ns is None else received_ns
-        super().on_book(key, book, received_ns)
+        self.submitted: dict[str, int] = {}
 
     def submit(
         self, strategy: Strategy, key: str, side: Side, qty: int, price: int | None, order_type: OrderType,
@@ -242,10 +235,51 @@ class MeteredKernel(Kernel):
     ) -> str | RiskDecision:
         result = super().submit(strategy, key, side, qty, price, order_type, time_in_force)
         if isinstance(result, str):
-            handle = self.symbol_metrics.get(key)
-            if handle is not None:
-                handle.orders["submitted"].inc()
+            self.submitted[key] = self.submitted.get(key, 0) + 1
         return result
+
+
+class BeforeScrape(Collector):
+    """Registered on the registry *before* :class:`StanchionMetrics`, so it runs first in
+    every scrape (a registry collects in registration order) and exports nothing: it brings
+    what the engine and the adapters count themselves into the metric handles, so the hot
+    path pays nothing for them —
+
+    * the time of each instrument's last book update (the kernel keeps it) → the handle
+      from which ``trading_market_data_age_seconds`` is computed;
+    * orders sent per instrument → ``trading_orders_total{status="submitted"}``;
+    * per venue: REST rate-limit use per budget, clock offset, WebSocket messages received.
+    """
+
+    def __init__(self) -> None:
+        self.kernel: MeteredKernel | None = None
+        self.events: EngineEvents | None = None
+        self.metrics: StanchionMetrics | None = None
+        self.adapters: dict[str, BinanceAdapter] = {}
+        self._submitted: dict[str, int] = {}
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        kernel, events, metrics = self.kernel, self.events, self.metrics
+        if kernel is None or events is None or metrics is None:
+            return []
+        for key, runtime in kernel.instruments.items():
+            handle = events.symbol(runtime.instrument.venue, runtime.instrument.symbol)
+            if runtime.last_book_mono_ns is not None:
+                handle.last_market_data_mono_ns = runtime.last_book_mono_ns
+            sent = kernel.submitted.get(key, 0)
+            delta = sent - self._submitted.get(key, 0)
+            if delta > 0:
+                handle.orders["submitted"].inc(delta)
+                self._submitted[key] = sent
+        for venue, adapter in self.adapters.items():
+            try:
+                _venue_gauges(metrics, venue, adapter.statistics())
+            except Exception as exc:  # noqa: BLE001 - a broken adapter statistic must not blank the scrape
+                _log.warning("scrape_venue_gauges_failed", venue=venue, error=f"{type(exc).__name__}: {exc}")
+        return []
 
 
 def _reason_class(reason: str | None) -> str:
@@ -337,6 +371,7 @@ class Application:
     sim: Any = None
     state_dir: Path | None = None
     at_stop: ViewModel | None = None
+    before_scrape: BeforeScrape = field(default_factory=BeforeScrape)
     _temp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -446,15 +481,15 @@ class Application:
             kernel.add_venue(venue, self.oms[venue], adapter)
         for instrument in self.instruments.values():
             kernel.add_instrument(instrument, config.venues[instrument.venue].account)
-            handle = engine_events.symbol(instrument.venue, instrument.symbol)
-            handle.book_state("syncing")
-            kernel.symbol_metrics[instrument.key] = handle
+            engine_events.symbol(instrument.venue, instrument.symbol).book_state("syncing")
         for strategy in strategies(config, self.instruments):
             kernel.add_strategy(strategy)
             for key in strategy.instruments:
                 venue, _, symbol = key.partition(":")
                 metrics.set_strategy_active(strategy.name, venue, symbol, False)
         self.kernel = kernel
+        self.before_scrape.kernel, self.before_scrape.events = kernel, engine_events
+        self.before_scrape.metrics, self.before_scrape.adapters = metrics, self.adapters
         metrics.register_risk(_Source(lambda: _risk_stats(risk)))
         metrics.register_positions(_Source(lambda: _position_stats(kernel)))
         readiness = self.readiness
@@ -603,6 +638,7 @@ class Application:
 
     async def run(self, stop: asyncio.Event, on_ready: Any = None) -> ViewModel:
         registry = CollectorRegistry()
+        registry.register(self.before_scrape)  # first: see BeforeScrape
         metrics = StanchionMetrics(registry, self.clock)
         try:
             await self.build(metrics)
@@ -616,27 +652,13 @@ class Application:
                       sim_control=self.sim.control_url if self.sim is not None else None)
             if on_ready is not None:
                 on_ready(self)
-            gauges = asyncio.create_task(self._refresh_venue_gauges(metrics), name="venue-gauges")
-            try:
-                await self.runtime.run(stop)
-            finally:
-                gauges.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await gauges
+            await self.runtime.run(stop)
         finally:
             await self.close()
         final = self.view_model()
         if self.at_stop is not None:
             final = replace(final, ready=self.at_stop.ready, books=self.at_stop.books, venues=self.at_stop.venues)
         return final
-
-    async def _refresh_venue_gauges(self, metrics: StanchionMetrics, interval_s: float = 1.0) -> None:
-        """Once a second, what the adapters count themselves: REST rate-limit use per budget,
-        clock offset, WebSocket messages received (off the hot path; at most 1 s old)."""
-        while True:
-            for venue, adapter in self.adapters.items():
-                _venue_gauges(metrics, venue, adapter.statistics())
-            await asyncio.sleep(interval_s)
 
     async def close(self) -> None:
         if self.admin is not None:
