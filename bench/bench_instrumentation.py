@@ -27,7 +27,6 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
@@ -193,7 +192,7 @@ def run(quick: bool) -> list[Result]:
     return results
 
 
-def main(argv: Callable[[], list[str]] | None = None) -> None:
+def main() -> None:
     for result in run(quick=False):
         print(f"{result.benchmark:<24} {result.variant:<14} {result.median:>10.0f} {result.unit}  {result.notes}")
 
