@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from stanchion.book.l2 import L2Book
+from stanchion.core.errors import ParseError
+from stanchion.core.fixedpoint import format_fixed, parse_fixed
 from stanchion.model.market import BookSnapshot
 
 
@@ -81,3 +87,50 @@ def test_load_skips_zero_quantities_and_clear_empties() -> None:
     book.clear()
     assert book.best_bid() is None and book.top(5) == ([], [])
     assert "bids=0" in repr(book)
+
+
+# --- apply_text_crossed: the sync hot path -------------------------------------------------
+
+_units = st.integers(min_value=0, max_value=40)
+_text_levels = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=30).map(lambda p: format_fixed(p, 8)),
+        # Canonical removals, other zero spellings, trimmed and full forms.
+        st.one_of(
+            _units.map(lambda q: format_fixed(q, 8)),
+            _units.map(lambda q: format_fixed(q, 8, -1)),
+            st.sampled_from(["0", "0.0", "00.00000000", "0.000000000"]),
+        ),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_text_levels, _text_levels), min_size=1, max_size=15))
+def test_apply_text_crossed_reports_is_crossed_and_applies_like_parse_fixed(
+    batches: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]],
+) -> None:
+    fast = L2Book("X", price_memo=3)  # tiny memo: exercises clearing
+    reference = L2Book("X")
+    for bids, asks in batches:
+        crossed = fast.apply_text_crossed(bids, asks)
+        reference.apply(
+            [(parse_fixed(p, 8), parse_fixed(q, 8)) for p, q in bids],
+            [(parse_fixed(p, 8), parse_fixed(q, 8)) for p, q in asks],
+        )
+        assert crossed is reference.is_crossed()
+        assert fast.same_levels(reference)
+        assert fast.best_bid() == reference.best_bid() and fast.best_ask() == reference.best_ask()
+
+
+def test_apply_text_crossed_rejects_malformed_levels_with_parse_error() -> None:
+    for bad in (("1.00000000", "+1.00000000"), ("1.00000000", " 1.00000000"), ("1.00000000", "1_0.00000000"),
+                ("1.00000000", "١.00000000"), ("1.00000000", ".00000001"), ("1.00000000", "1e8"),
+                ("1.00000000", "1" * 21 + ".00000000"), ("1.00000000", 1), ("1.0.0000000", "1.00000000")):
+        book = L2Book("X")
+        with pytest.raises(ParseError):
+            book.apply_text_crossed([bad], [])  # type: ignore[list-item]
+        book = L2Book("X")
+        with pytest.raises(ParseError):
+            book.apply_text_crossed([], [bad])  # type: ignore[list-item]

@@ -232,7 +232,7 @@ class BookSyncer:
         """Like :meth:`on_diff`, with the levels as the venue's decimal strings.
 
         The hot path: while LIVE the strings are parsed straight into the book
-        (:meth:`L2Book.apply_text`), with no intermediate objects. A malformed
+        (:meth:`L2Book.apply_text_crossed`), with no intermediate objects. A malformed
         number discards the book (its diff is lost) and returns a MALFORMED
         resync instead of raising, so the caller's loop keeps going.
         """
@@ -253,14 +253,13 @@ class BookSyncer:
             except ParseError:
                 keep = None  # the next valid diff starts the new attempt
             return self._restart(ResyncReason.GAP, expected=last + 1, got=first_update_id, keep=keep)
-        book = self._book
         try:
-            book.apply_text(bids, asks)
+            crossed = self._book.apply_text_crossed(bids, asks)
         except ParseError as exc:
             return self._malformed(final_update_id, exc)
         self._last_update_id = final_update_id
         self.stats.diffs_applied += 1
-        if book.is_crossed():
+        if crossed:
             return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
         if self._state is SyncState.STALE:
             self._trigger(SyncTrigger.VALID_UPDATE)
