@@ -97,3 +97,50 @@ async def test_a_subscription_refused_for_clock_skew_is_retried_after_fresh_time
         assert sink.rejected == []
     finally:
         await adapter.stop()
+
+
+@dataclass(frozen=True)
+class Query:
+    symbol: str
+    client_order_id: str
+
+
+@dataclass
+class NotFoundSink(Sink):
+    not_found: list[str] = field(default_factory=list)
+
+    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
+        self.not_found.append(client_order_id)
+
+
+async def test_a_burst_of_minus_1021_refreshes_the_clock_once_and_repeated_queries_are_not_doubled(
+    sim: BinanceSimServer,
+) -> None:
+    adapter = BinanceAdapter(
+        BinanceAdapterConfig(
+            name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
+            symbols=("BTCUSDT",), subscribe_interval_s=0.0, request_timeout_s=1.0,
+        ),
+        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
+    )
+    sink = NotFoundSink()
+    try:
+        await adapter.start(sink)
+        sim.inject(Fault("clock_skew", offset_ms=9_000))
+        ids = [f"t4burst{i:014d}" for i in range(12)]
+        for cid in ids:
+            adapter.query(Query("BTCUSDT", cid))
+        for _ in range(4):
+            adapter.query(Query("BTCUSDT", ids[0]))  # asked again while the first is in flight
+        assert adapter.stats.queries == len(ids)
+        # Every one of the 12 is refused (-1021): one resync, not twelve, and the estimate is right.
+        await until(lambda: abs(adapter.clock_offset_s() - 9.0) < 0.5, 10.0)
+        await until(lambda: not adapter._queries_inflight, 10.0)
+        assert adapter.stats.clock_resyncs == 1
+        # Signed with the fresh offset, the same queries now reach the venue.
+        for cid in ids:
+            adapter.query(Query("BTCUSDT", cid))
+        await until(lambda: sorted(sink.not_found) == ids, 10.0)
+        assert adapter.stats.clock_resyncs == 1
+    finally:
+        await adapter.stop()

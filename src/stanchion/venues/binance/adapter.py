@@ -102,6 +102,7 @@ from stanchion.venues.ports import AccountSnapshot
 _log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
+_CLOCK_RESYNC_QUIET_NS = _NS  # -1021s this soon after a resync answer requests signed before it
 
 
 # --- what the adapter needs of the engine ------------------------------------------------
@@ -307,6 +308,9 @@ class BinanceAdapter:
         self._user_subscribed = asyncio.Event()
         self._user_generation = 0
         self._subscribe_refusals = 0
+        self._clock_resync: asyncio.Task[Any] | None = None
+        self._clock_synced_ns = 0
+        self._queries_inflight: set[str] = set()
         self._stop = asyncio.Event()
         self._http_open = False
         self._ws_usage: dict[str, float] = {}
@@ -335,22 +339,40 @@ class BinanceAdapter:
         """Estimate the offset to the venue's clock from ``samples`` ``/api/v3/time`` calls."""
         await self._open_http()
         for _ in range(samples):
-            sent = self._clock.time_ns() // 1_000_000
-            body = await self._rest("GET", "/api/v3/time", {}, signed=False)
-            received = self._clock.time_ns() // 1_000_000
-            server = msgspec.json.decode(body).get("serverTime")
-            if isinstance(server, int):
-                self._offset.add(TimeSample(sent, server, received))
+            self._offset.add(await self._time_sample())
         return self._offset.offset_ms
+
+    async def _time_sample(self) -> TimeSample:
+        sent = self._clock.time_ns() // 1_000_000
+        body = await self._rest("GET", "/api/v3/time", {}, signed=False)
+        received = self._clock.time_ns() // 1_000_000
+        server = msgspec.json.decode(body).get("serverTime")
+        if not isinstance(server, int):
+            raise ParseError(f"{self.name}: /api/v3/time without serverTime")
+        return TimeSample(sent, server, received)
+
+    async def _resync_clock(self, samples: int = 3) -> None:
+        """Fresh samples replace the old ones only once they are all in (a failed resync
+        keeps the previous estimate instead of signing with no offset at all)."""
+        fresh = ClockOffset()
+        for _ in range(samples):
+            fresh.add(await self._time_sample())
+        self._offset = fresh
+        self._clock_synced_ns = self._clock.monotonic_ns()
 
     def _timestamp_ms(self) -> int:
         return self._offset.server_time_ms(self._clock.time_ns() // 1_000_000)
 
     def _clock_skewed(self) -> None:
-        """-1021: refresh the offset once (not a retry storm)."""
+        """-1021: refresh the offset once (not a retry storm). One resync at a time, and the
+        -1021s of requests signed just before a resync completed do not start another."""
+        inflight = self._clock_resync
+        if inflight is not None and not inflight.done():
+            return
+        if self._clock.monotonic_ns() - self._clock_synced_ns < _CLOCK_RESYNC_QUIET_NS:
+            return
         self.stats.clock_resyncs += 1
-        self._offset.clear()
-        self._spawn(self.sync_clock(), "clock-resync")
+        self._clock_resync = self._spawn(self._resync_clock(), "clock-resync")
 
     # --- REST -------------------------------------------------------------------------
 
@@ -475,13 +497,14 @@ class BinanceAdapter:
             await self._http.__aexit__(None, None, None)
             self._http_open = False
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
         if self._stop.is_set():
             coro.close()
-            return
+            return None
         task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -771,10 +794,10 @@ class BinanceAdapter:
         delay = min(backoff.cap_s, backoff.base_s * 2**self._subscribe_refusals)
         self._subscribe_refusals += 1
         if clock_skewed:
-            self.stats.clock_resyncs += 1
-            self._offset.clear()
-            with contextlib.suppress(StanchionError):
-                await self.sync_clock()
+            self._clock_skewed()
+            resync = self._clock_resync
+            if resync is not None:
+                await asyncio.wait({resync})
         await asyncio.sleep(delay)
         if not self._user_subscribed.is_set():
             self._resubscribe_user_stream()
@@ -901,6 +924,9 @@ class BinanceAdapter:
         self._spawn(self._rest_order("cancel", "DELETE", command.client_order_id, params), "rest-cancel")
 
     def query(self, query: OrderQuery) -> None:
+        if query.client_order_id in self._queries_inflight:
+            return  # its answer is on the way: one query per order at a time
+        self._queries_inflight.add(query.client_order_id)
         self.stats.queries += 1
         self._spawn(self._query_and_deliver(query.symbol, query.client_order_id), "query")
 
@@ -921,6 +947,7 @@ class BinanceAdapter:
     # --- queries and recovery -------------------------------------------------------------
 
     async def _query_and_deliver(self, symbol: str, client_order_id: str) -> None:
+        self._queries_inflight.add(client_order_id)
         try:
             report = await self._resolve(symbol, client_order_id)
         except StanchionError as exc:
@@ -928,6 +955,8 @@ class BinanceAdapter:
                 "order_query_failed venue=%s client_order_id=%s error=%s", self.name, client_order_id, str(exc)[:200]
             )
             return  # the engine asks again on its next tick
+        finally:
+            self._queries_inflight.discard(client_order_id)
         sink = self._sink
         if sink is None:
             return
