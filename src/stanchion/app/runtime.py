@@ -265,7 +265,10 @@ class EngineRuntime:
                 await self.reconcile_venue(venue, at_start=True)
             self._phase(Phase.RECONCILED)
             for adapter in self.adapters.values():
-                await adapter.wait_books_live(timeout_s=30.0)
+                if not await adapter.wait_books_live(timeout_s=30.0):
+                    # Trading starts anyway: the risk gate's data-health check refuses orders on
+                    # any book that is not LIVE, and /readyz stays 503 until it is.
+                    _log.warning("books_not_live_at_start", venue=adapter.name, statistics=adapter.statistics())
             self.kernel.start_trading()
             self._phase(Phase.READY)
             await self._loop(stop)
