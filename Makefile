@@ -49,7 +49,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench
 
 chaos: system-deps $(STAMP)
-	$(BIN)/python -m pytest -q -m long tests/chaos
+	$(BIN)/python -m pytest -q -m long
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -244,3 +244,30 @@ async def test_quiet_symbol_is_not_declared_dead(sim: BinanceSimServer) -> None:
         assert after["reconnects"] == before["reconnects"]  # type: ignore[index]
     finally:
         await adapter.stop()
+
+
+def test_a_cancel_answer_reports_the_order_canceled_without_the_user_stream() -> None:
+    """If the stream's CANCELED event is lost, the cancel's own answer still closes the order."""
+    from stanchion.venues.binance.adapter import _Pending
+    from stanchion.venues.binance.codec import decode_ws_api_response
+
+    adapter = BinanceAdapter(
+        BinanceAdapterConfig(name="binance", rest_url="http://127.0.0.1:1", ws_stream_url="ws://127.0.0.1:1/ws",
+                             ws_api_url="ws://127.0.0.1:1/ws-api/v3", symbols=("BTCUSDT",)),
+        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
+    )
+    sink = Sink()
+    adapter._sink = sink
+    adapter._pending[7] = _Pending("cancel", "S01abc", "BTCUSDT", 0)
+    frame = (
+        b'{"id":7,"status":200,"result":{"symbol":"BTCUSDT","origClientOrderId":"S01abc","orderId":12,'
+        b'"orderListId":-1,"clientOrderId":"cxl1","transactTime":1700000000000,"price":"50000.00000000",'
+        b'"origQty":"0.01000000","executedQty":"0.00400000","cummulativeQuoteQty":"200.00000000",'
+        b'"status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"BUY","selfTradePreventionMode":"NONE"},'
+        b'"rateLimits":[]}'
+    )
+    adapter._on_api_response(decode_ws_api_response(frame))
+    assert [(r.client_order_id, r.status, r.cumulative_qty, r.venue_order_id) for r in sink.reports] == [
+        ("S01abc", OrderStatus.CANCELED, 400_000, 12)
+    ]
+    assert adapter._pending == {}

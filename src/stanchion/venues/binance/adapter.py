@@ -80,6 +80,7 @@ from stanchion.venues.binance.codec import (
 from stanchion.venues.binance.errors import BinanceUnknownOrderError, classify
 from stanchion.venues.binance.queries import (
     decode_account_balances,
+    decode_canceled_order,
     decode_open_orders,
     decode_queried_order,
     decode_trades,
@@ -756,6 +757,8 @@ class BinanceAdapter:
         if response.status == 200:
             if request.kind == "place":
                 self._on_placed(request, response.result)
+            elif request.kind == "cancel":
+                self._on_canceled(response.result)
             return
         error = response.error
         exc = classify(
@@ -836,6 +839,16 @@ class BinanceAdapter:
                 transaction_time_ms=response.transactTime,
             ),
         )
+
+    def _on_canceled(self, result: msgspec.Raw) -> None:
+        """A cancel's success answer is news too: the order is CANCELED even if the user
+        stream's event is lost (a repeated CANCELED from the stream is a no-op in the OMS)."""
+        try:
+            canceled = decode_canceled_order(result)
+        except ParseError:
+            return
+        if self._sink is not None:
+            self._sink.on_execution_report(self.name, queried_order_report(canceled, self.name))
 
     def _on_request_failed(self, request: _Pending, exc: Exception) -> None:
         sink = self._sink
@@ -943,6 +956,8 @@ class BinanceAdapter:
             return
         if kind == "place":
             self._on_placed(request, msgspec.Raw(body))
+        else:
+            self._on_canceled(msgspec.Raw(body))
 
     # --- queries and recovery -------------------------------------------------------------
 
