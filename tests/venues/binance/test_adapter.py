@@ -4,71 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import pytest
 
-from stanchion.book.l2 import L2Book
 from stanchion.model.commands import CancelOrder, SubmitOrder
-from stanchion.model.execution import ExecutionReport
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
 from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.sim.binance.faults import Fault
 from stanchion.venues.binance.adapter import AdapterEvents, BinanceAdapter, BinanceAdapterConfig
 from stanchion.venues.binance.auth import HmacSigner
-
-
-@dataclass
-class Sink:
-    """Records what the adapter tells the engine."""
-
-    books: dict[str, int] = field(default_factory=dict)
-    lost: list[str] = field(default_factory=list)
-    reports: list[ExecutionReport] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-    unknown: list[tuple[str, str]] = field(default_factory=list)
-    cancel_rejected: list[tuple[str, str]] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-
-    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
-        self.books[key] = self.books.get(key, 0) + 1
-
-    def on_book_lost(self, key: str) -> None:
-        self.lost.append(key)
-
-    def on_execution_report(self, venue: str, report: ExecutionReport) -> None:
-        self.reports.append(report)
-
-    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        self.rejected.append((client_order_id, reason))
-
-    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None:
-        self.unknown.append((client_order_id, reason))
-
-    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        self.cancel_rejected.append((client_order_id, reason))
-
-    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
-        self.not_found.append(client_order_id)
-
-    def statuses(self, cid: str) -> list[OrderStatus]:
-        return [r.status for r in self.reports if r.client_order_id == cid]
-
-
-class StateLog(AdapterEvents):
-    def __init__(self) -> None:
-        self.book_states: list[tuple[str, str, float]] = []
-
-    def on_book_state(self, venue: str, symbol: str, state: str) -> None:
-        self.book_states.append((symbol, state, time.monotonic()))
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
-            await asyncio.sleep(0.01)
+from tests.venues.binance.adapter_support import Query, Sink, StateLog, until
 
 
 @pytest.fixture
@@ -166,12 +113,8 @@ async def test_timeout_after_accept_is_unknown_then_resolved_by_query(
     # Resolve by query (what the engine does): the venue has the order, exactly once.
     await until(adapter._api_live, timeout_s=10)
 
-    @dataclass(frozen=True)
-    class Q:
-        symbol: str
-        client_order_id: str
 
-    adapter.query(Q("BTCUSDT", cid))
+    adapter.query(Query("BTCUSDT", cid))
     await until(lambda: OrderStatus.NEW in sink.statuses(cid))
     truth = sim.exchange.account_truth("default")
     assert sum(1 for o in truth.orders if o.client_order_id == cid) == 1  # type: ignore[union-attr]
@@ -180,12 +123,8 @@ async def test_timeout_after_accept_is_unknown_then_resolved_by_query(
 async def test_unknown_order_query_says_not_found(connected: tuple[BinanceAdapter, Sink]) -> None:
     adapter, sink = connected
 
-    @dataclass(frozen=True)
-    class Q:
-        symbol: str
-        client_order_id: str
 
-    adapter.query(Q("BTCUSDT", "t1never00000000000001"))
+    adapter.query(Query("BTCUSDT", "t1never00000000000001"))
     await until(lambda: sink.not_found == ["t1never00000000000001"])
 
 
@@ -220,8 +159,7 @@ async def test_silent_stall_goes_stale_within_threshold_plus_one_second(sim: Bin
         first_stale = min(t for _, s, t in events.book_states if s == "stale")
         # Data stops at most one message interval after the fault: threshold 1 s, + 1 s allowed.
         assert first_stale - stalled_at <= 2.0
-        await until(lambda: adapter.wait_books_live is not None and all(
-            v == "live" for v in adapter.book_states().values()), timeout_s=15.0)
+        assert await adapter.wait_books_live(15.0)  # back to LIVE once the stall ends
     finally:
         await adapter.stop()
 

@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import pytest
 
-from stanchion.book.l2 import L2Book
 from stanchion.model.commands import CancelOrder, SubmitOrder
-from stanchion.model.execution import ExecutionReport
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
 from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.sim.binance.faults import Fault
 from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig
 from stanchion.venues.binance.auth import HmacSigner
-
-
-@dataclass
-class Sink:
-    reports: list[ExecutionReport] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-
-    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
-        pass
-
-    def on_book_lost(self, key: str) -> None:
-        pass
-
-    def on_execution_report(self, venue: str, report: ExecutionReport) -> None:
-        self.reports.append(report)
-
-    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        self.rejected.append((client_order_id, reason))
-
-    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None:
-        pass
-
-    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        pass
-
-    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
-        pass
-
-    def statuses(self, cid: str) -> list[OrderStatus]:
-        return [r.status for r in self.reports if r.client_order_id == cid]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
-            await asyncio.sleep(0.01)
+from tests.venues.binance.adapter_support import Query, Sink, until
 
 
 @pytest.fixture
@@ -99,20 +60,6 @@ async def test_a_subscription_refused_for_clock_skew_is_retried_after_fresh_time
         await adapter.stop()
 
 
-@dataclass(frozen=True)
-class Query:
-    symbol: str
-    client_order_id: str
-
-
-@dataclass
-class NotFoundSink(Sink):
-    not_found: list[str] = field(default_factory=list)
-
-    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
-        self.not_found.append(client_order_id)
-
-
 async def test_a_burst_of_minus_1021_refreshes_the_clock_once_and_repeated_queries_are_not_doubled(
     sim: BinanceSimServer,
 ) -> None:
@@ -123,7 +70,7 @@ async def test_a_burst_of_minus_1021_refreshes_the_clock_once_and_repeated_queri
         ),
         HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
     )
-    sink = NotFoundSink()
+    sink = Sink()
     try:
         await adapter.start(sink)
         sim.inject(Fault("clock_skew", offset_ms=9_000))

@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
 
-from stanchion.book.l2 import L2Book
 from stanchion.model.commands import CancelOrder, SubmitOrder
-from stanchion.model.execution import ExecutionReport
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
 from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimitSpec
@@ -22,60 +20,10 @@ from stanchion.sim.binance.faults import Fault
 from stanchion.sim.types import MarketConfig
 from stanchion.venues.binance.adapter import AdapterEvents, BinanceAdapter, BinanceAdapterConfig
 from stanchion.venues.binance.auth import HmacSigner
+from tests.venues.binance.adapter_support import Query, Sink, StateLog, until
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 FAULT_WINDOW_S = 3.0
-
-
-@dataclass
-class Sink:
-    reports: list[ExecutionReport] = field(default_factory=list)
-    books: int = 0
-    lost: list[str] = field(default_factory=list)
-
-    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
-        self.books += 1
-
-    def on_book_lost(self, key: str) -> None:
-        self.lost.append(key)
-
-    def on_execution_report(self, venue: str, report: ExecutionReport) -> None:
-        self.reports.append(report)
-
-    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        pass
-
-    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None:
-        pass
-
-    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
-        pass
-
-    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
-        pass
-
-    def statuses(self, cid: str) -> list[OrderStatus]:
-        return [r.status for r in self.reports if r.client_order_id == cid]
-
-
-class StateLog(AdapterEvents):
-    def __init__(self) -> None:
-        self.book_states: list[tuple[str, str, float]] = []
-
-    def on_book_state(self, venue: str, symbol: str, state: str) -> None:
-        self.book_states.append((symbol, state, time.monotonic()))
-
-
-@dataclass(frozen=True)
-class Query:
-    symbol: str
-    client_order_id: str
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
-            await asyncio.sleep(0.01)
 
 
 def sim_config(**overrides: object) -> SimServerConfig:
@@ -211,8 +159,8 @@ async def test_a_sick_venue_leaves_the_other_live_and_trading(venues: tuple[Venu
     while time.monotonic() - started < FAULT_WINDOW_S:
         n += 1
         await round_trip(healthy, SYMBOLS[n % 2], f"t4iso{scenario[:4]}{n:011d}")
-        books = healthy.sink.books
-        await until(lambda books=books: healthy.sink.books > books, 1.0)  # still flowing
+        books = healthy.sink.book_updates
+        await until(lambda books=books: healthy.sink.book_updates > books, 1.0)  # still flowing
         for symbol in SYMBOLS:
             assert_book_is_the_truth(healthy, symbol)
     assert n >= 2

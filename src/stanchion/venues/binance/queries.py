@@ -120,33 +120,22 @@ def decode_queried_order(body: bytes | msgspec.Raw) -> QueriedOrder:
     return _decode(_order_decoder, body, "order query")
 
 
-class _CanceledOrder(msgspec.Struct, frozen=True, gc=False):
-    """``DELETE /api/v3/order`` / ``order.cancel`` result: ``clientOrderId`` is the cancel's own id,
-    ``origClientOrderId`` the order's."""
+class _CancelIds(msgspec.Struct, frozen=True, gc=False):
+    """What a cancel's answer adds to an order: ``clientOrderId`` there is the cancel's own id."""
 
-    symbol: str
-    orderId: int
     origClientOrderId: str
-    price: str
-    origQty: str
-    executedQty: str
-    cummulativeQuoteQty: str
-    status: str
-    type: str
-    side: str
-    timeInForce: str | None = None
     transactTime: int = 0
 
 
-_canceled_decoder: Final = msgspec.json.Decoder(_CanceledOrder)
+_cancel_ids_decoder: Final = msgspec.json.Decoder(_CancelIds)
 
 
 def decode_canceled_order(body: bytes | msgspec.Raw) -> QueriedOrder:
-    """A cancel's answer as the order it canceled (client order id = the original's)."""
-    c = _decode(_canceled_decoder, body, "cancel response")
-    return QueriedOrder(
-        c.symbol, c.orderId, c.origClientOrderId, c.price, c.origQty, c.executedQty, c.cummulativeQuoteQty,
-        c.status, c.type, c.side, c.timeInForce, c.transactTime, c.transactTime,
+    """A ``DELETE /api/v3/order`` / ``order.cancel`` answer as the order it canceled."""
+    order = _decode(_order_decoder, body, "cancel response")
+    ids = _decode(_cancel_ids_decoder, body, "cancel response")
+    return msgspec.structs.replace(
+        order, clientOrderId=ids.origClientOrderId, time=ids.transactTime, updateTime=ids.transactTime
     )
 
 

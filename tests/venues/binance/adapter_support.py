@@ -1,0 +1,75 @@
+"""What the adapter tests share: a recording engine sink, a book-state log, a query, a bounded wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stanchion.book.l2 import L2Book
+from stanchion.model.execution import ExecutionReport
+from stanchion.model.orders import OrderStatus
+from stanchion.venues.binance.adapter import AdapterEvents
+
+
+@dataclass
+class Sink:
+    """Records everything the adapter tells the engine (satisfies ``EngineSink``)."""
+
+    books: dict[str, int] = field(default_factory=dict)
+    book_updates: int = 0
+    lost: list[str] = field(default_factory=list)
+    reports: list[ExecutionReport] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    cancel_rejected: list[tuple[str, str]] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+    def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
+        self.books[key] = self.books.get(key, 0) + 1
+        self.book_updates += 1
+
+    def on_book_lost(self, key: str) -> None:
+        self.lost.append(key)
+
+    def on_execution_report(self, venue: str, report: ExecutionReport) -> None:
+        self.reports.append(report)
+
+    def on_request_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
+        self.rejected.append((client_order_id, reason))
+
+    def on_request_unknown(self, venue: str, client_order_id: str, reason: str) -> None:
+        self.unknown.append((client_order_id, reason))
+
+    def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
+        self.cancel_rejected.append((client_order_id, reason))
+
+    def on_query_not_found(self, venue: str, client_order_id: str) -> None:
+        self.not_found.append(client_order_id)
+
+    def statuses(self, cid: str) -> list[OrderStatus]:
+        return [r.status for r in self.reports if r.client_order_id == cid]
+
+
+class StateLog(AdapterEvents):
+    """Book state changes with their monotonic time."""
+
+    def __init__(self) -> None:
+        self.book_states: list[tuple[str, str, float]] = []
+
+    def on_book_state(self, venue: str, symbol: str, state: str) -> None:
+        self.book_states.append((symbol, state, time.monotonic()))
+
+
+@dataclass(frozen=True)
+class Query:
+    symbol: str
+    client_order_id: str
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for ``condition``; ``TimeoutError`` after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
+            await asyncio.sleep(0.01)
