@@ -6,11 +6,15 @@ levels per side, updates concentrated near the top, 20 % removals). Quantity
 strings repeat about as often as in the real capture (~40 % seen before), price
 strings mostly repeat (levels near the top).
 
-* ``stanchion``: ``BinanceCodec.depth_wire`` (one typed msgspec decode) →
-  ``BookSyncer.on_text_diff`` (sequence check, strings parsed exactly straight
-  into ``L2Book``, crossed check) → ``best_bid()``/``best_ask()``. Also timed:
-  the same through ``BinanceStreamSession.on_frame``, and through immutable int
-  ``BookDelta`` events (``decode_market`` → ``on_diff``).
+* ``stanchion``: ``BinanceCodec.depth_wire`` (one typed msgspec decode, the
+  level arrays left as validated JSON bytes) → ``BookSyncer.on_json_diff``
+  (sequence check, the arrays parsed exactly straight into ``L2Book`` by the
+  compiled loop ``stanchion.book._native``, crossed check) →
+  ``best_bid()``/``best_ask()``. Also timed: the same through
+  ``BinanceStreamSession.on_frame``; the pure-Python path it replaced (levels
+  decoded to strings, parsed in the interpreter: ``on_text_diff``,
+  ``native=False``); and immutable int ``BookDelta`` events
+  (``decode_market`` → ``on_diff``).
 * ``cryptofeed-style``: ``orjson.loads`` → ``Decimal`` per string →
   ``sortedcontainers.SortedDict`` per side (+ the same U/u check) →
   ``peekitem``.
@@ -37,6 +41,7 @@ from stanchion.book.l2 import L2Book
 from stanchion.book.sync import BookLive, BookSyncer
 from stanchion.model.market import BookDelta
 from stanchion.venues.binance.codec import BinanceCodec
+from stanchion.venues.binance.schemas import BinanceDepthUpdate
 from stanchion.venues.binance.session import BinanceStreamSession
 
 SYMBOL = "BTCUSDT"
@@ -118,18 +123,53 @@ Pipeline = tuple[int, tuple[object, object]]
 
 
 def _ours(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
-    """The adapter's hot path: typed decode, strings parsed straight into the book."""
+    """The adapter's hot path: typed decode with the level arrays left as JSON bytes,
+    parsed straight into the book by the compiled loop (``on_json_diff``)."""
     codec = BinanceCodec()
     syncer = BookSyncer(SYMBOL)
+    assert syncer.live_book() is None and L2Book(SYMBOL).native, "the compiled book loop is not built"
     depth_wire = codec.depth_wire
     first = depth_wire(frames[0])
     assert first is not None
-    syncer.on_text_diff(first.U, first.u, first.E, first.b, first.a)
+    syncer.on_json_diff(first.U, first.u, first.E, first.b, first.a)
     syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
     second = depth_wire(frames[1])
     assert second is not None
-    actions = syncer.on_text_diff(second.U, second.u, second.E, second.b, second.a)
+    actions = syncer.on_json_diff(second.U, second.u, second.E, second.b, second.a)
     assert any(isinstance(a, BookLive) for a in actions), actions
+    book = syncer.live_book()
+    assert book is not None
+    best_bid = book.best_bid
+    best_ask = book.best_ask
+    on_json_diff = syncer.on_json_diff
+
+    def stream() -> Pipeline:
+        top: tuple[object, object] = (None, None)
+        for frame in frames[2:]:
+            wire = depth_wire(frame)
+            on_json_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
+            top = (best_bid(), best_ask())
+        assert syncer.live_book() is not None
+        return len(frames) - 2, top
+
+    return stream
+
+
+def _ours_python(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
+    """The pure-Python path (no compiled loop), as it ran before it: the levels decoded to
+    strings by msgspec, then parsed in the interpreter (``on_text_diff``, ``native=False``)."""
+    codec = BinanceCodec()
+    syncer = BookSyncer(SYMBOL, native=False)
+    decode = msgspec.json.Decoder(_CombinedDepthStrings).decode
+
+    def depth_wire(frame: bytes) -> BinanceDepthUpdate:
+        return decode(frame).data
+
+    first = depth_wire(frames[0])
+    syncer.on_text_diff(first.U, first.u, first.E, first.b, first.a)
+    syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
+    second = depth_wire(frames[1])
+    syncer.on_text_diff(second.U, second.u, second.E, second.b, second.a)
     book = syncer.live_book()
     assert book is not None
     best_bid = book.best_bid
@@ -140,12 +180,17 @@ def _ours(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
         top: tuple[object, object] = (None, None)
         for frame in frames[2:]:
             wire = depth_wire(frame)
-            on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
+            on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
             top = (best_bid(), best_ask())
         assert syncer.live_book() is not None
         return len(frames) - 2, top
 
     return stream
+
+
+class _CombinedDepthStrings(msgspec.Struct, frozen=True, gc=False):
+    stream: str
+    data: BinanceDepthUpdate
 
 
 def _ours_session(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
@@ -361,6 +406,7 @@ def run(quick: bool) -> list[Result]:
     # Same final top of book from all three (exact values compared as decimal strings).
     _, ours_top = _ours(snapshot, frames)()
     assert _ours_session(snapshot, frames)()[1] == ours_top == _ours_deltas(snapshot, frames)()[1]
+    assert _ours_python(snapshot, frames)()[1] == ours_top
     _, cf_top = _cryptofeed_style(snapshot, frames)()
     _, nt_top = _nautilus(snapshot, frames)()
     (ob, oq), (oa, oaq) = ours_top  # type: ignore[misc]
@@ -375,6 +421,7 @@ def run(quick: bool) -> list[Result]:
         ("stanchion", _ours),
         ("stanchion via session.on_frame", _ours_session),
         ("stanchion via BookDelta events", _ours_deltas),
+        ("stanchion, pure-Python book path", _ours_python),
         ("cryptofeed-style", _cryptofeed_style),
         ("nautilus_trader 1.221", _nautilus),
     )
@@ -457,7 +504,7 @@ def _per_message_percentiles(snapshot: bytes, frames: list[bytes]) -> Result:
     for frame in frames[:2]:
         wire = codec.depth_wire(frame)
         assert wire is not None
-        syncer.on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
+        syncer.on_json_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
         if syncer.buffered():
             syncer.on_snapshot(codec.decode_depth_snapshot(snapshot, SYMBOL))
     book = syncer.live_book()
@@ -465,11 +512,11 @@ def _per_message_percentiles(snapshot: bytes, frames: list[bytes]) -> Result:
     clock = time.perf_counter_ns
     durations = []
     depth_wire = codec.depth_wire
-    on_text_diff = syncer.on_text_diff
+    on_json_diff = syncer.on_json_diff
     for frame in frames[2:]:
         start = clock()
         wire = depth_wire(frame)
-        on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
+        on_json_diff(wire.U, wire.u, wire.E, wire.b, wire.a)  # type: ignore[union-attr]
         book.best_bid()
         book.best_ask()
         durations.append(clock() - start)

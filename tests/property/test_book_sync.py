@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,9 +68,10 @@ def _text(delta: BookDelta) -> tuple[list[tuple[str, str]], list[tuple[str, str]
 
 def run(
     seed: int, n: int, p_drop: float, p_dup: float, p_swap: float, delay: int,
-    checks: list[int] | None = None, text: bool = False,
+    checks: list[int] | None = None, text: bool | str = False,
 ) -> BookSyncer:
-    """``text``: feed the diffs as decimal strings (``on_text_diff``, the hot path)."""
+    """``text``: feed the diffs as decimal strings (``on_text_diff``); ``"json"``: as the
+    bytes of their JSON level arrays (``on_json_diff``, the hot path)."""
     rng = random.Random(seed)
     diffs, truth = venue_stream(rng, n)
     syncer = BookSyncer("X", max_buffer=50)
@@ -78,7 +80,12 @@ def run(
         delta = diffs[index]
         # The venue's "now" is the newest diff it has produced so far.
         venue_now = max(diffs[i].final_update_id for i in range(index + 1))
-        if text:
+        if text == "json":
+            bids, asks = _text(delta)
+            actions = list(syncer.on_json_diff(
+                delta.first_update_id, delta.final_update_id, 0, msgspec.json.encode(bids), msgspec.json.encode(asks)
+            ))
+        elif text:
             bids, asks = _text(delta)
             actions = list(syncer.on_text_diff(delta.first_update_id, delta.final_update_id, 0, bids, asks))
         else:
@@ -108,10 +115,10 @@ def run(
     p_dup=st.sampled_from((0.0, 0.05, 0.2)),
     p_swap=st.sampled_from((0.0, 0.05, 0.2)),
     delay=st.integers(min_value=0, max_value=5),
-    text=st.booleans(),
+    text=st.sampled_from((False, True, "json")),
 )
 def test_a_live_book_always_equals_the_truth(
-    seed: int, p_drop: float, p_dup: float, p_swap: float, delay: int, text: bool
+    seed: int, p_drop: float, p_dup: float, p_swap: float, delay: int, text: bool | str
 ) -> None:
     run(seed, 120, p_drop, p_dup, p_swap, delay, text=text)
 
@@ -119,7 +126,7 @@ def test_a_live_book_always_equals_the_truth(
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(min_value=0, max_value=2**32), delay=st.integers(min_value=0, max_value=5))
 def test_a_clean_stream_goes_live_and_stays_live(seed: int, delay: int) -> None:
-    syncer = run(seed, 80, 0.0, 0.0, 0.0, delay, text=seed % 2 == 0)
+    syncer = run(seed, 80, 0.0, 0.0, 0.0, delay, text=(False, True, "json")[seed % 3])
     assert syncer.live_book() is not None
     assert syncer.stats.resyncs == 0
 

@@ -29,11 +29,23 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from types import ModuleType
 from typing import Final
+
+import msgspec
 
 from stanchion.core.errors import ParseError
 from stanchion.core.fixedpoint import MAX_WHOLE_DIGITS, parse_fixed
 from stanchion.model.market import BookDelta, BookSnapshot, Level
+
+_native_module: ModuleType | None
+try:  # the compiled per-level loop (setup.py); the Python path below is its reference
+    from stanchion.book import _native as _native_module
+except ImportError:  # built with STANCHION_PURE_PYTHON=1, or no compiler: the Python path alone
+    _native_module = None
+
+NATIVE_AVAILABLE: Final = _native_module is not None
+"""Whether ``stanchion.book._native`` was built; books use it unless told not to."""
 
 _BIG: Final = 1 << 200  # above any price a venue can send (20 integer digits + 18 decimals < 2**200)
 _BID_EMPTY: Final = -1
@@ -45,6 +57,21 @@ DEFAULT_PRICE_MEMO: Final = 65_536
 
 TextLevel = tuple[str, str]
 """``("price", "qty")`` as the venue wrote them (Binance: ``["0.35130000", "6195.00000000"]``)."""
+
+
+JsonLevels = bytes | bytearray | memoryview | msgspec.Raw
+"""The bytes of a JSON array of ``["price", "qty"]`` string pairs, as the venue sent it
+(``bytes``, ``memoryview`` or ``msgspec.Raw``: Binance's ``"b"``/``"a"`` arrays)."""
+
+_levels_decoder: Final = msgspec.json.Decoder(list[tuple[str, str]])
+
+
+def decode_levels(levels_json: JsonLevels) -> list[TextLevel]:
+    """A JSON levels array → ``[(price, qty), ...]`` strings; ParseError when it is not one."""
+    try:
+        return _levels_decoder.decode(levels_json)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ParseError(f"malformed levels array: {exc}") from exc
 
 
 def _shape(scale: int) -> tuple[int, int, int]:
@@ -64,6 +91,8 @@ class L2Book:
         "_bid_heap",
         "_bids",
         "_memo_limit",
+        "_native",
+        "_native_json",
         "_price_memo",
         "_price_shape",
         "_qty_shape",
@@ -74,9 +103,22 @@ class L2Book:
     )
 
     def __init__(
-        self, symbol: str, *, price_scale: int = 8, qty_scale: int = 8, price_memo: int = DEFAULT_PRICE_MEMO
+        self,
+        symbol: str,
+        *,
+        price_scale: int = 8,
+        qty_scale: int = 8,
+        price_memo: int = DEFAULT_PRICE_MEMO,
+        native: bool | None = None,
     ) -> None:
-        """``price_scale``/``qty_scale``: decimals of the ints (Binance writes 8)."""
+        """``price_scale``/``qty_scale``: decimals of the ints (Binance writes 8).
+
+        ``native``: apply decimal-string levels with the compiled loop (None: when it
+        was built; False: the Python reference path only; True: require it).
+        """
+        module = _native_module if native is not False else None
+        if native and module is None:
+            raise RuntimeError("stanchion.book._native is not built (installed with STANCHION_PURE_PYTHON=1?)")
         if price_memo <= 0:
             raise ValueError("price_memo must be positive")
         self.symbol = symbol
@@ -93,6 +135,13 @@ class L2Book:
         self._ask_heap: list[int] = []
         self._best_bid = _BID_EMPTY
         self._best_ask = _ASK_EMPTY
+        self._native = module.apply_side if module is not None else None
+        self._native_json = module.apply_side_json if module is not None else None
+
+    @property
+    def native(self) -> bool:
+        """True when decimal-string levels go through the compiled loop."""
+        return self._native is not None
 
     # --- writes ----------------------------------------------------------------------
 
@@ -169,8 +218,81 @@ class L2Book:
         """
         self.apply_text_crossed(bids, asks)
 
-    def apply_text_crossed(self, bids: Iterable[TextLevel], asks: Iterable[TextLevel]) -> bool:  # noqa: C901, PLR0912
+    def apply_text_crossed(self, bids: Iterable[TextLevel], asks: Iterable[TextLevel]) -> bool:
         """:meth:`apply_text`, then :meth:`is_crossed`, in one call (the sync hot path).
+
+        With the compiled loop (``_native.apply_side``), each side's levels go
+        through it first; it stops before the first level that is not in the exact
+        ``<digits>.<scale digits>`` shape of at most 18 digits and returns the rest,
+        which the Python path applies (and explains, when malformed) — so the
+        result is the Python path's, level by level.
+        """
+        native = self._native
+        if native is None:
+            return self._apply_text_py(bids, asks)
+        big = _BIG
+        best, rest = native(
+            self._bids, self._bid_heap, bids, self._best_bid, True, self.price_scale, self.qty_scale, big
+        )
+        self._best_bid = best
+        if rest is not None:
+            return self._apply_text_py(rest, asks)
+        best, rest = native(
+            self._asks, self._ask_heap, asks, self._best_ask, False, self.price_scale, self.qty_scale, big
+        )
+        self._best_ask = best
+        if rest is not None:
+            return self._apply_text_py((), rest)
+        return self._compact_and_crossed()
+
+    def apply_json_crossed(self, bids_json: JsonLevels, asks_json: JsonLevels) -> bool:
+        """:meth:`apply_text_crossed` with each side as the bytes of its JSON levels array.
+
+        The compiled loop parses the arrays straight into the book, with no string
+        or tuple objects in between; at the first level it does not take (another
+        shape, an escape, anything unexpected) the array is decoded and the rest
+        goes through the Python path, which raises ParseError when it is malformed
+        (levels before it may be applied: the caller must discard the book, as for
+        :meth:`apply_text`). Without the compiled loop: decode, then the Python path.
+        """
+        native = self._native_json
+        if native is None:
+            return self._apply_text_py(decode_levels(bids_json), decode_levels(asks_json))
+        big = _BIG
+        best, stopped = native(
+            self._bids, self._bid_heap, bids_json, self._best_bid, True, self.price_scale, self.qty_scale, big
+        )
+        self._best_bid = best
+        if stopped >= 0:
+            return self._apply_text_py(decode_levels(bids_json)[stopped:], decode_levels(asks_json))
+        best, stopped = native(
+            self._asks, self._ask_heap, asks_json, self._best_ask, False, self.price_scale, self.qty_scale, big
+        )
+        self._best_ask = best
+        if stopped >= 0:
+            return self._apply_text_py((), decode_levels(asks_json)[stopped:])
+        return self._compact_and_crossed()
+
+    def _compact_and_crossed(self) -> bool:
+        """After the compiled loop: rebuild a heap that is mostly dead entries; the crossed check."""
+        heap = self._bid_heap
+        side = self._bids
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._bid_heap = [-p for p in side]
+            heapq.heapify(self._bid_heap)
+        heap = self._ask_heap
+        side = self._asks
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._ask_heap = list(side)
+            heapq.heapify(self._ask_heap)
+        bid = self._best_bid
+        ask = self._best_ask
+        if bid == _BID_DIRTY or ask == _ASK_DIRTY:
+            return self.is_crossed()  # recomputes the dirty side first
+        return bid >= ask  # an empty side never crosses (sentinels)
+
+    def _apply_text_py(self, bids: Iterable[TextLevel], asks: Iterable[TextLevel]) -> bool:  # noqa: C901, PLR0912, PLR0915
+        """The Python reference path of :meth:`apply_text_crossed`.
 
         Both sides are one method body and the crossed check is folded in on
         purpose: per side, a method call and its locals set-up, plus the separate
@@ -215,7 +337,9 @@ class L2Book:
                     side[price] = qty
                 elif side.pop(price, None) is not None and price == best:
                     best = _BID_DIRTY
-        except (TypeError, AttributeError) as exc:  # a level that is not two strings
+        except ParseError:
+            raise
+        except (TypeError, AttributeError, ValueError) as exc:  # a level that is not two strings
             raise ParseError(f"{self.symbol}: malformed bid level: {exc}") from exc
         finally:
             self._best_bid = bid = best
@@ -252,7 +376,9 @@ class L2Book:
                     side[price] = qty
                 elif side.pop(price, None) is not None and price == best:
                     best = _ASK_DIRTY
-        except (TypeError, AttributeError) as exc:
+        except ParseError:
+            raise
+        except (TypeError, AttributeError, ValueError) as exc:
             raise ParseError(f"{self.symbol}: malformed ask level: {exc}") from exc
         finally:
             self._best_ask = best

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from stanchion.book.l2 import L2Book, TextLevel
+from stanchion.book.l2 import JsonLevels, L2Book, TextLevel, decode_levels
 from stanchion.core.errors import ParseError
 from stanchion.core.state_machine import StateMachine, TransitionTable
 from stanchion.model.market import BookDelta, BookSnapshot
@@ -148,11 +148,20 @@ class BookSyncer:
         "symbol",
     )
 
-    def __init__(self, symbol: str, *, max_buffer: int = 10_000, price_scale: int = 8, qty_scale: int = 8) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        max_buffer: int = 10_000,
+        price_scale: int = 8,
+        qty_scale: int = 8,
+        native: bool | None = None,
+    ) -> None:
+        """``native``: the book's compiled per-level loop (see :class:`L2Book`)."""
         if max_buffer <= 0:
             raise ValueError("max_buffer must be positive")
         self.symbol = symbol
-        self._book = L2Book(symbol, price_scale=price_scale, qty_scale=qty_scale)
+        self._book = L2Book(symbol, price_scale=price_scale, qty_scale=qty_scale, native=native)
         self._machine = StateMachine(SYNC_TRANSITIONS, SyncState.SYNCING)
         self._state = SyncState.SYNCING  # mirror of the machine's state, read on every diff
         self._buffer: deque[BookDelta] = deque()
@@ -265,6 +274,49 @@ class BookSyncer:
             self._trigger(SyncTrigger.VALID_UPDATE)
             return (BookLive(self.symbol, final_update_id),)
         return _NO_ACTIONS
+
+    def on_json_diff(
+        self,
+        first_update_id: int,
+        final_update_id: int,
+        event_time_ms: int,
+        bids_json: JsonLevels,
+        asks_json: JsonLevels,
+    ) -> Sequence[SyncAction]:
+        """Like :meth:`on_text_diff`, with each side as the bytes of its JSON levels array.
+
+        The hot path of a LIVE book in sequence: :meth:`L2Book.apply_json_crossed`
+        parses the arrays straight into the book. Every other case (SYNCING, a gap,
+        an old diff) decodes the arrays and goes through :meth:`on_text_diff`; an
+        array that does not decode is MALFORMED, like a number that does not parse.
+        """
+        state = self._state
+        last = self._last_update_id
+        if state is not SyncState.SYNCING:
+            if final_update_id <= last:
+                self.stats.diffs_ignored += 1
+                return _NO_ACTIONS
+            if first_update_id <= last + 1:  # in sequence: straight into the book
+                try:
+                    crossed = self._book.apply_json_crossed(bids_json, asks_json)
+                except ParseError as exc:
+                    return self._malformed(final_update_id, exc)
+                self._last_update_id = final_update_id
+                self.stats.diffs_applied += 1
+                if crossed:
+                    return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
+                if state is SyncState.STALE:
+                    self._trigger(SyncTrigger.VALID_UPDATE)
+                    return (BookLive(self.symbol, final_update_id),)
+                return _NO_ACTIONS
+        try:
+            bids, asks = decode_levels(bids_json), decode_levels(asks_json)
+        except ParseError as exc:
+            if state is SyncState.SYNCING:
+                return self._malformed(final_update_id, exc)
+            # a gap whose diff does not decode: resync; the next valid diff starts the new attempt
+            return self._restart(ResyncReason.GAP, expected=last + 1, got=first_update_id, keep=None)
+        return self.on_text_diff(first_update_id, final_update_id, event_time_ms, bids, asks)
 
     def _trigger(self, trigger: SyncTrigger) -> None:
         self._state = self._machine.trigger(trigger)

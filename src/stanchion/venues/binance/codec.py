@@ -19,6 +19,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from stanchion.book.l2 import decode_levels
 from stanchion.core.errors import LocalFatalError, ParseError
 from stanchion.core.fixedpoint import format_fixed, parse_fixed
 from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
@@ -33,6 +34,7 @@ from stanchion.venues.binance.schemas import (
     BinanceControlResponse,
     BinanceDepthSnapshot,
     BinanceDepthUpdate,
+    BinanceDepthWire,
     BinanceEventStreamTerminated,
     BinanceEventType,
     BinanceExecutionReport,
@@ -154,8 +156,13 @@ class _CombinedDepth(msgspec.Struct, frozen=True, gc=False):
     data: BinanceDepthUpdate
 
 
+class _CombinedDepthWire(msgspec.Struct, frozen=True, gc=False):
+    stream: str
+    data: BinanceDepthWire
+
+
 _combined_depth: Final = msgspec.json.Decoder(_CombinedDepth)
-_combined_depth_decode: Final = _combined_depth.decode
+_combined_depth_decode: Final = msgspec.json.Decoder(_CombinedDepthWire).decode
 _DEPTH_SUFFIXES: Final = (b"@depth", b"@depth@100ms")
 _STREAM_PREFIX: Final = b'{"stream":"'
 _STREAM_PREFIX_LEN: Final = len(_STREAM_PREFIX)
@@ -250,7 +257,13 @@ class BinanceCodec:
 
     # --- market data -----------------------------------------------------------------
 
-    def depth_update(self, wire: BinanceDepthUpdate) -> BookDelta:
+    def depth_update(self, wire: BinanceDepthUpdate | BinanceDepthWire) -> BookDelta:
+        if isinstance(wire, BinanceDepthWire):
+            try:
+                bids, asks = decode_levels(wire.b), decode_levels(wire.a)
+            except ParseError as exc:
+                raise BinanceParseError(f"binance: depthUpdate {wire.s} {wire.u}: {exc}") from exc
+            return BookDelta(wire.s, wire.U, wire.u, wire.E, self.levels(bids), self.levels(asks))
         return BookDelta(wire.s, wire.U, wire.u, wire.E, self.levels(wire.b), self.levels(wire.a))
 
     def decode_depth_update(self, payload: bytes) -> BookDelta:
@@ -267,11 +280,11 @@ class BinanceCodec:
             wire.s, wire.u, parse_number(wire.b), parse_number(wire.B), parse_number(wire.a), parse_number(wire.A)
         )
 
-    def depth_wire(self, frame: bytes | str) -> BinanceDepthUpdate | None:
+    def depth_wire(self, frame: bytes | str) -> BinanceDepthWire | None:
         """The wire diff of a combined ``@depth``/``@depth@100ms`` frame, else None.
 
-        The market-data hot path: one typed decode, levels left as the venue's
-        strings for :meth:`~stanchion.book.sync.BookSyncer.on_text_diff` to parse
+        The market-data hot path: one typed decode, the level arrays left as their
+        JSON bytes for :meth:`~stanchion.book.sync.BookSyncer.on_json_diff` to parse
         straight into the book. Raises BinanceParseError on a malformed depth frame.
         A ``str`` frame (text frames from some WebSocket clients) is encoded first.
         """

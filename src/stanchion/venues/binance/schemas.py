@@ -28,6 +28,19 @@ class BinanceDepthUpdate(msgspec.Struct, frozen=True, gc=False):
     a: list[WireLevel]
 
 
+class BinanceDepthWire(msgspec.Struct, frozen=True, gc=False):
+    """``<symbol>@depth[@100ms]`` diff with the level arrays left as their JSON bytes
+    (validated by the decoder, parsed by the book: ``L2Book.apply_json_crossed``)."""
+
+    e: str
+    E: int
+    s: str
+    U: int
+    u: int
+    b: msgspec.Raw
+    a: msgspec.Raw
+
+
 class BinanceDepthSnapshot(msgspec.Struct, frozen=True, gc=False):
     """``GET /api/v3/depth`` response, and the ``@depth<N>`` partial-book payload."""
 

@@ -237,7 +237,7 @@ class BinanceStreamSession:
             syncer = self._syncers.get(wire.s)
             if syncer is None:
                 return out  # a diff for a symbol we no longer follow
-            actions = syncer.on_text_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
+            actions = syncer.on_json_diff(wire.U, wire.u, wire.E, wire.b, wire.a)
             if actions:
                 out.actions.extend(actions)
             if syncer.live_book() is not None:
