@@ -11,7 +11,8 @@ strings mostly repeat (levels near the top).
   (sequence check, the arrays parsed exactly straight into ``L2Book`` by the
   compiled loop ``stanchion.book._native``, crossed check) →
   ``best_bid()``/``best_ask()``. Also timed: the same through
-  ``BinanceStreamSession.on_frame``; the pure-Python path it replaced (levels
+  ``BinanceStreamSession.on_frame`` (combined frames, and the raw ``/ws`` frames
+  the adapter receives); the pure-Python path it replaced (levels
   decoded to strings, parsed in the interpreter: ``on_text_diff``,
   ``native=False``); and immutable int ``BookDelta`` events
   (``decode_market`` → ``on_diff``).
@@ -214,6 +215,14 @@ def _ours_session(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline
     return stream
 
 
+def _ours_session_raw(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
+    """:func:`_ours_session` on raw ``{"e":"depthUpdate",…}`` frames: what the adapter
+    receives on the ``/ws`` endpoint it subscribes on (the production path)."""
+    marker = b'"data":'
+    raw = [f[f.index(marker) + len(marker) : -1] for f in frames]
+    return _ours_session(snapshot, raw)
+
+
 def _ours_deltas(snapshot: bytes, frames: list[bytes]) -> Callable[[], Pipeline]:
     """Decode to immutable int BookDelta events first, then apply (normalized events for a bus)."""
     codec = BinanceCodec()
@@ -406,7 +415,7 @@ def run(quick: bool) -> list[Result]:
     # Same final top of book from all three (exact values compared as decimal strings).
     _, ours_top = _ours(snapshot, frames)()
     assert _ours_session(snapshot, frames)()[1] == ours_top == _ours_deltas(snapshot, frames)()[1]
-    assert _ours_python(snapshot, frames)()[1] == ours_top
+    assert _ours_python(snapshot, frames)()[1] == ours_top == _ours_session_raw(snapshot, frames)()[1]
     _, cf_top = _cryptofeed_style(snapshot, frames)()
     _, nt_top = _nautilus(snapshot, frames)()
     (ob, oq), (oa, oaq) = ours_top  # type: ignore[misc]
@@ -420,6 +429,7 @@ def run(quick: bool) -> list[Result]:
     variants = (
         ("stanchion", _ours),
         ("stanchion via session.on_frame", _ours_session),
+        ("stanchion via session, raw /ws frames", _ours_session_raw),
         ("stanchion via BookDelta events", _ours_deltas),
         ("stanchion, pure-Python book path", _ours_python),
         ("cryptofeed-style", _cryptofeed_style),

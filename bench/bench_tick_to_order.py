@@ -10,8 +10,12 @@
   subscribed to the same depth stream, answering each frame with an
   order-sized frame on a second link, timed the same way.
 
-The simulator runs in the same process with its market stepped by the bench
-(one step every 5 ms), so ticks never queue. Medians of several runs of p50 and
+The simulator runs in its own process (``stanchion sim``), as a venue does: its
+matching, market stepping (200 updates/s) and frame encoding do not share the
+engine's core caches or event loop. Depth frames arrive at Binance's
+``@depth@100ms`` cadence, each carrying ~20 steps of changes (~4 KB), so every
+tick meets an engine that has been idle for 100 ms: the latencies are "cold"
+ones, as in production on a quiet symbol. Medians of several runs of p50 and
 p99; the difference of the p50s is the engine's own work.
 
     python -m bench tick_to_order
@@ -20,6 +24,7 @@ p99; the difference of the p50s is the engine's own work.
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -42,7 +47,6 @@ from stanchion.engine.risk.gate import RiskGate
 from stanchion.engine.risk.limits import ExposureRiskLimits, InstrumentRiskLimits, LossAction, RiskLimits
 from stanchion.model.orders import Side
 from stanchion.persistence.journal import Journal
-from stanchion.sim.binance import BinanceSimServer, SimServerConfig
 from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.transport.liveness import LivenessPolicy
 from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
@@ -91,22 +95,52 @@ def _limits(key: str) -> RiskLimits:
     )
 
 
-async def _drive(sim: BinanceSimServer, ticks: int, samples: list[int], target: int) -> None:
-    """Step the market until ``target`` samples are in (or ``ticks`` steps were made)."""
-    for _ in range(ticks):
-        if len(samples) >= target:
-            return
-        sim.step(1)
-        await asyncio.sleep(0.005)
+SIM_RATE = 200.0  # market updates per second
+
+
+class _SimProcess:
+    """``stanchion sim`` on an ephemeral loopback port, in its own process."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> dict[str, str]:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "stanchion.cli.main", "sim", "--port", "0", "--symbols", SYMBOL,
+            "--rate", str(SIM_RATE), "--json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert self._proc.stdout is not None
+        line = await asyncio.wait_for(self._proc.stdout.readline(), 30)
+        if not line:
+            raise RuntimeError("stanchion sim exited before printing its URLs")
+        self.urls = json.loads(line)
+        return self.urls
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 10)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+
+
+async def _collect(samples: list[int], target: int, timeout_s: float) -> None:
+    """Wait until ``target`` samples are in (or the timeout passes: fewer samples)."""
+    deadline = time.monotonic() + timeout_s
+    while len(samples) < target and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def _engine_run(ticks: int) -> list[int]:
     samples: list[int] = []
-    async with BinanceSimServer(SimServerConfig(port=0, rate=0, symbols=(SYMBOL,))) as sim:
-        sim.step(5)
+    async with _SimProcess() as sim:
         adapter = BinanceAdapter(
-            BinanceAdapterConfig(name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url,
-                                 ws_api_url=sim.ws_api_url, symbols=(SYMBOL,), subscribe_interval_s=0.0),
+            BinanceAdapterConfig(name="binance", rest_url=sim["rest"], ws_stream_url=sim["ws_streams"],
+                                 ws_api_url=sim["ws_api"], symbols=(SYMBOL,), subscribe_interval_s=0.0),
             HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
         )
         instruments = await adapter.load_instruments([SYMBOL])
@@ -135,7 +169,7 @@ async def _engine_run(ticks: int) -> list[int]:
                 await adapter.start(kernel)
                 await adapter.wait_books_live(15.0)
                 kernel.start_trading()
-                await _drive(sim, ticks * 3, samples, ticks)
+                await _collect(samples, ticks, ticks * 0.1 * 3)
             finally:
                 kernel.stop_trading()
                 await adapter.stop()
@@ -145,8 +179,7 @@ async def _engine_run(ticks: int) -> list[int]:
 
 async def _floor_run(ticks: int) -> list[int]:
     samples: list[int] = []
-    async with BinanceSimServer(SimServerConfig(port=0, rate=0, symbols=(SYMBOL,))) as sim:
-        sim.step(5)
+    async with _SimProcess() as sim:
         api_holder: list[WebSocketClient] = []
 
         def on_message(payload: bytes) -> str | None:
@@ -158,11 +191,11 @@ async def _floor_run(ticks: int) -> list[int]:
 
         subscribe = b'{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}'
         stream = WebSocketClient(
-            WebSocketConfig(sim.ws_stream_url, LivenessPolicy.binance(), name="floor-md"),
+            WebSocketConfig(sim["ws_streams"], LivenessPolicy.binance(), name="floor-md"),
             on_message=on_message, on_connected=lambda _g: [subscribe],
         )
         api = WebSocketClient(
-            WebSocketConfig(sim.ws_api_url, LivenessPolicy.binance(), name="floor-api"),
+            WebSocketConfig(sim["ws_api"], LivenessPolicy.binance(), name="floor-api"),
             on_message=lambda _p: None, on_connected=lambda _g: [],
         )
         async with api, stream:
@@ -171,7 +204,7 @@ async def _floor_run(ticks: int) -> list[int]:
             await api.wait_state(ConnectionState.LIVE, 10)
             await stream.wait_state(ConnectionState.LIVE, 10)
             api_holder.append(api)
-            await _drive(sim, ticks * 3, samples, ticks)
+            await _collect(samples, ticks, ticks * 0.1 * 3)
     return samples
 
 
@@ -188,7 +221,7 @@ def measure(quick: bool) -> dict[str, tuple[list[float], list[float]]]:
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     runs = 2 if quick else 5
-    ticks = 200 if quick else 600
+    ticks = 60 if quick else 150  # samples per run: depth frames come every 100 ms
     out: dict[str, tuple[list[float], list[float]]] = {"engine": ([], []), "floor": ([], [])}
     for _ in range(runs):
         for name, fn in (("floor", _floor_run), ("engine", _engine_run)):

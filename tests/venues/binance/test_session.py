@@ -178,3 +178,49 @@ def test_session_statistics() -> None:
     stats = session.statistics()
     assert stats["subscriptions"] == 2 and stats["pending_requests"] == 0
     assert set(stats["books"]) == {"AAAUSDT", "BBBUSDT"}  # type: ignore[call-overload]
+
+
+def _raw(symbol: str, first: int, last: int, bids: list[list[str]], asks: list[list[str]]) -> bytes:
+    return msgspec.json.encode({"e": "depthUpdate", "E": 1, "s": symbol, "U": first, "u": last, "b": bids, "a": asks})
+
+
+def test_raw_ws_depth_frames_take_the_wire_path_and_build_the_same_book_as_combined_ones() -> None:
+    # The adapter subscribes on /ws, where Binance sends raw {"e":"depthUpdate",...} payloads.
+    from stanchion.venues.binance.codec import BinanceCodec
+
+    codec = BinanceCodec()
+    raw = _raw("BTCUSDT", 12, 12, [["100.00000000", "5.00000000"]], [["101.50000000", "1.00000000"]])
+    wire = codec.depth_wire(raw)
+    assert wire is not None and (wire.s, wire.U, wire.u) == ("BTCUSDT", 12, 12)
+    assert bytes(wire.b) == b'[["100.00000000","5.00000000"]]'
+    with pytest.raises(ParseError):
+        codec.depth_wire(b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1",}]')
+    assert codec.depth_wire(b'{"e":"trade","E":1}') is None
+
+    via_raw, via_combined = live_session("BTCUSDT"), live_session("BTCUSDT")
+    steps = [
+        (12, 12, [["100.00000000", "5.00000000"], ["99.00000000", "1.00000000"]], [["101.50000000", "1.00000000"]]),
+        (13, 14, [["100.00000000", "0.00000000"]], [["101.00000000", "0.00000000"], ["102.25000000", "3.5"]]),
+        (15, 15, [["98.10000000", "2.00000000"]], []),
+    ]
+    for first, last, bids, asks in steps:
+        out_raw = via_raw.on_frame(_raw("BTCUSDT", first, last, bids, asks))
+        out_combined = via_combined.on_frame(
+            msgspec.json.encode({"stream": "btcusdt@depth@100ms", "data": msgspec.json.decode(
+                _raw("BTCUSDT", first, last, bids, asks))})
+        )
+        assert out_raw.book_updated == out_combined.book_updated == "BTCUSDT"
+        assert out_raw.actions == out_combined.actions == []
+    book_raw, book_combined = via_raw.live_book("BTCUSDT"), via_combined.live_book("BTCUSDT")
+    assert book_raw is not None and book_combined is not None
+    assert book_raw.same_levels(book_combined)
+    assert book_raw.best_bid() == (99 * 10**8, 10**8) and book_raw.best_ask() == (10_150_000_000, 10**8)
+    assert book_raw.ask_levels()[10_225_000_000] == 350_000_000  # "3.5": the Python path's rule
+
+
+def test_a_raw_frame_with_a_malformed_level_resyncs_only_its_book() -> None:
+    session = live_session("AAAUSDT", "BBBUSDT")
+    out = session.on_frame(_raw("AAAUSDT", 12, 12, [["100.00000000", "1.00000000"], ["99.00000000", "1e5"]], []))
+    assert len(out.actions) == 1 and isinstance(out.actions[0], BookResync)
+    assert out.actions[0].reason is ResyncReason.MALFORMED and "exponent" in out.actions[0].detail
+    assert session.live_book("AAAUSDT") is None and session.live_book("BBBUSDT") is not None

@@ -163,6 +163,8 @@ class _CombinedDepthWire(msgspec.Struct, frozen=True, gc=False):
 
 _combined_depth: Final = msgspec.json.Decoder(_CombinedDepth)
 _combined_depth_decode: Final = msgspec.json.Decoder(_CombinedDepthWire).decode
+_raw_depth_decode: Final = msgspec.json.Decoder(BinanceDepthWire).decode
+_RAW_DEPTH_PREFIX: Final = b'{"e":"depthUpdate"'
 _DEPTH_SUFFIXES: Final = (b"@depth", b"@depth@100ms")
 _STREAM_PREFIX: Final = b'{"stream":"'
 _STREAM_PREFIX_LEN: Final = len(_STREAM_PREFIX)
@@ -281,17 +283,26 @@ class BinanceCodec:
         )
 
     def depth_wire(self, frame: bytes | str) -> BinanceDepthWire | None:
-        """The wire diff of a combined ``@depth``/``@depth@100ms`` frame, else None.
+        """The wire diff of a ``depthUpdate`` frame, else None: combined
+        (``{"stream":"<s>@depth[@100ms]","data":{…}}``, the ``/stream`` endpoint) or raw
+        (``{"e":"depthUpdate",…}``, the ``/ws`` endpoint the adapter uses).
 
         The market-data hot path: one typed decode, the level arrays left as their
         JSON bytes for :meth:`~stanchion.book.sync.BookSyncer.on_json_diff` to parse
         straight into the book. Raises BinanceParseError on a malformed depth frame.
         A ``str`` frame (text frames from some WebSocket clients) is encoded first.
+        Any other frame (or a depth frame with its fields in another order) is None:
+        :meth:`decode_market` takes it.
         """
         if type(frame) is not bytes:
             if not isinstance(frame, str | bytearray | memoryview):
                 raise BinanceParseError(f"binance: expected frame bytes, got {type(frame).__name__}")
             frame = frame.encode() if isinstance(frame, str) else bytes(frame)
+        if frame.startswith(_RAW_DEPTH_PREFIX):
+            try:
+                return _raw_depth_decode(frame)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise _fail("depthUpdate", exc, frame) from exc
         if frame.startswith(_STREAM_PREFIX):
             end = frame.find(b'"', _STREAM_PREFIX_LEN)
             if frame.endswith(_DEPTH_SUFFIXES, 0, end):
