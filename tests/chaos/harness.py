@@ -98,6 +98,10 @@ def make_fault(kind: str, rng: random.Random, profile: Profile) -> Fault:
         return Fault(kind, hold_s=rng.uniform(0.1, 0.6))
     if kind == "rate_limit_storm":
         return Fault(kind, count=rng.randint(1, 3))
+    if kind == "ws_api_rate_limit_storm":
+        return Fault(kind, count=rng.randint(1, 2), duration_s=rng.uniform(0.2, 1.0))
+    if kind == "ip_ban":
+        return Fault(kind, duration_s=rng.uniform(0.2, 1.0))
     if kind == "clock_skew":
         # Within tolerance, ahead past the 1 s allowance, behind past recvWindow (5 s): -1021.
         return Fault(kind, offset_ms=rng.choice((0, 400, -2500, 1500, 3000, -6500, 9000)))

@@ -17,6 +17,13 @@ Every request is charged *before* it is sent. A 429 pauses every request for
 **every** request until the ban ends. Callers choose to wait or to fail fast with
 :class:`~stanchion.core.errors.RateLimitedError`.
 
+Requests that do not go through the HTTP client (a venue's WebSocket API shares
+the same IP and order limits) use the same calls: :meth:`RateLimiter.acquire` or
+:meth:`RateLimiter.acquire_now` before sending, :meth:`RateLimiter.complete` with
+the venue's counts when the answer arrives (:meth:`RateLimiter.refund` if it was
+never sent), :meth:`RateLimiter.observe` for counts that come without a ticket, and
+:meth:`RateLimiter.on_rate_limited` for a 429/418 answer.
+
 Windows are fixed and aligned to wall-clock multiples of the interval (Binance
 resets its counters on interval boundaries); blocking uses monotonic time.
 """
@@ -222,26 +229,52 @@ class RateLimiter:
             if isinstance(result, Ticket):
                 return result
             delay = result
-            status = self._blocked_status if self.blocked_for_s > 0 else None
             if not wait or (max_wait_s is not None and waited + delay > max_wait_s):
-                self._local_refusals += 1
-                what = "banned (418)" if status == 418 else "paused after 429" if status == 429 else "budget exhausted"
-                raise RateLimitedError(
-                    f"rate limit: {what}; retry in {delay:.3f}s", retry_after=delay, http_status=status
-                )
+                raise self._refusal(delay)
             self._local_waits += 1
             await self._sleep(delay)
             waited += delay
+
+    def acquire_now(self, costs: Mapping[str, int]) -> Ticket:
+        """Charge ``costs`` now or raise :class:`RateLimitedError` (``acquire(wait=False)``
+        for callers that must not await, e.g. a synchronous order path)."""
+        result = self.try_acquire(costs)
+        if isinstance(result, Ticket):
+            return result
+        raise self._refusal(result)
+
+    def _refusal(self, delay: float) -> RateLimitedError:
+        self._local_refusals += 1
+        status = self._blocked_status if self.blocked_for_s > 0 else None
+        what = "banned (418)" if status == 418 else "paused after 429" if status == 429 else "budget exhausted"
+        return RateLimitedError(f"rate limit: {what}; retry in {delay:.3f}s", retry_after=delay, http_status=status)
 
     def complete(self, ticket: Ticket, usages: Sequence[Usage] = ()) -> None:
         """The response arrived: release the in-flight charge; adopt the venue's counts."""
         if ticket.done:
             return
         ticket.done = True
-        wall = self._clock.time_ns()
         for key, cost in ticket.costs.items():
             window = self._windows[key]
             window.in_flight = max(0, window.in_flight - cost)
+        self.observe(usages)
+
+    def refund(self, ticket: Ticket) -> None:
+        """The request was never sent: give its charge back."""
+        if ticket.done:
+            return
+        ticket.done = True
+        wall = self._clock.time_ns()
+        for key, cost in ticket.costs.items():
+            window = self._windows[key]
+            # Whether charged in this window or carried into it as in flight, ``used`` holds the cost.
+            window.roll(wall)
+            window.in_flight = max(0, window.in_flight - cost)
+            window.used = max(0, window.used - cost)
+
+    def observe(self, usages: Sequence[Usage]) -> None:
+        """Adopt the venue's counts (they replace ours), e.g. from an answer whose ticket is settled."""
+        wall = self._clock.time_ns()
         for usage in usages:
             reported = self._windows.get(usage.key)
             if reported is None:

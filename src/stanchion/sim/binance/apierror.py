@@ -9,15 +9,32 @@ from __future__ import annotations
 class BinanceApiError(Exception):
     """A request the simulated venue refuses; becomes the error JSON and an HTTP status."""
 
-    def __init__(self, code: int, msg: str, status: int = 400, retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: int, msg: str, status: int = 400, retry_after: int | None = None, retry_at_ms: int | None = None
+    ) -> None:
+        """``retry_after``: seconds, REST's ``Retry-After`` header; ``retry_at_ms``: when the client
+        may retry (epoch ms), the WebSocket API's ``error.data.retryAfter`` (a timestamp, not a delay)."""
         super().__init__(f"{code}: {msg}")
         self.code = code
         self.msg = msg
         self.status = status
         self.retry_after = retry_after
+        self.retry_at_ms = retry_at_ms
 
     def body(self) -> dict[str, object]:
         return {"code": self.code, "msg": self.msg}
+
+
+def banned(until_ms: int, now_ms: int) -> BinanceApiError:
+    """418 -1003: the IP is banned until ``until_ms`` (errors.md; web-socket-api.md "IP limits")."""
+    return BinanceApiError(
+        -1003,
+        f"Way too much request weight used; IP banned until {until_ms}. "
+        "Please use WebSocket Streams for live updates to avoid bans.",
+        status=418,
+        retry_after=-(-(until_ms - now_ms) // 1000),
+        retry_at_ms=until_ms,
+    )
 
 
 def mandatory(name: str) -> BinanceApiError:

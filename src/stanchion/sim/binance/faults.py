@@ -26,12 +26,16 @@ KINDS: Final = frozenset({
     "rest_5xx",              # `count` REST requests answered with `status` (500/502/503) before processing
     "unknown_after_accept",  # `count` orders accepted, then 503 -1007 "execution status unknown"
     "timeout_after_accept",  # `count` orders accepted, reply never sent; connection held hold_s then closed
-    "rate_limit_storm",      # `count` requests answered 429 regardless of weight
+    "rate_limit_storm",      # `count` REST requests answered 429 regardless of weight
+    "ws_api_rate_limit_storm",  # `count` WS API requests answered 429 -1003, retryAfter duration_s ahead
+    "ip_ban",                # every REST and WS API request answered 418 -1003 for duration_s (the IP banned)
     "clock_skew",            # server time offset by offset_ms (persistent until changed)
     "force_reject",          # `count` orders rejected with code/msg
     "symbol_outage",         # `symbol` streams silent and orders rejected for duration_s
     "user_stream_drop",      # user data streams of `account` (or all) terminated
 })
+
+_DURATION_KINDS: Final = frozenset({"stall", "symbol_outage", "ip_ban"})
 
 _FIELDS: Final = {
     "kind", "at_s", "at_update", "connection", "symbol", "account", "count", "duration_s", "with_close_frame",
@@ -135,7 +139,7 @@ class FaultState:
         if fault.kind == "clock_skew":
             self.clock_offset_ms = fault.offset_ms
             return
-        until = now_s + fault.duration_s if fault.kind in {"stall", "symbol_outage"} else None
+        until = now_s + fault.duration_s if fault.kind in _DURATION_KINDS else None
         self.armed.append(_Armed(fault, fault.count, until))
 
     def take(self, kind: str, *, symbol: str | None = None, connection: int | None = None,
@@ -163,6 +167,18 @@ class FaultState:
             if _matches(armed.fault, symbol, connection, None):
                 return armed.fault
         return None
+
+    def active_until(self, kind: str, now_s: float) -> float | None:
+        """When the duration faults of ``kind`` in force now end (the latest), None if none is."""
+        ends: list[float] = []
+        for armed in list(self.armed):
+            if armed.fault.kind != kind or armed.until_s is None:
+                continue
+            if now_s >= armed.until_s:
+                self.armed.remove(armed)
+            else:
+                ends.append(armed.until_s)
+        return max(ends, default=None)
 
     def pop(self, kinds: frozenset[str]) -> list[Fault]:
         """Remove and return armed faults of these kinds (connection-level faults applied once)."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from stanchion.sim.binance.apierror import BinanceApiError
+from stanchion.sim.binance.apierror import BinanceApiError, banned
 from stanchion.sim.binance.config import RateLimitSpec
 
 # (method, path) → request weight (rest-api.md; parameter-dependent ones below).
@@ -38,7 +38,8 @@ WS_WEIGHTS: Final[Mapping[str, int]] = {
     "ping": 1, "time": 1, "exchangeInfo": 20, "order.place": 1, "order.test": 1, "order.cancel": 1,
     "order.status": 4, "openOrders.status": 6, "openOrders.cancelAll": 1, "account.status": 20,
     "session.logon": 2, "session.status": 2, "session.logout": 2,
-    "userDataStream.subscribe": 2, "userDataStream.unsubscribe": 2, "depth": 5, "ticker.book": 2,
+    "userDataStream.subscribe": 2, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2,
+    "depth": 5, "ticker.book": 2,
 }
 
 
@@ -122,13 +123,7 @@ class RateLimiter:
         now_s = now_ms // 1000
         state = self._ip(ip)
         if state.banned_until_s > now_s:
-            raise BinanceApiError(
-                -1003,
-                f"Way too much request weight used; IP banned until {state.banned_until_s * 1000}. "
-                "Please use WebSocket Streams for live updates to avoid bans.",
-                status=418,
-                retry_after=state.banned_until_s - now_s,
-            )
+            raise banned(state.banned_until_s * 1000, now_ms)
         if state.limited_until_s > now_s:
             state.strikes += 1
             if state.strikes >= self.ban_after_429:
@@ -136,13 +131,7 @@ class RateLimiter:
                 state.bans += 1
                 state.strikes = 0
                 state.banned_until_s = now_s + duration
-                raise BinanceApiError(
-                    -1003,
-                    f"Way too much request weight used; IP banned until {state.banned_until_s * 1000}. "
-                    "Please use WebSocket Streams for live updates to avoid bans.",
-                    status=418,
-                    retry_after=duration,
-                )
+                raise banned(state.banned_until_s * 1000, now_ms)
         for window in state.windows:
             window.roll(now_s)
             increment = weight if window.spec.rate_limit_type == "REQUEST_WEIGHT" else 1
@@ -156,6 +145,7 @@ class RateLimiter:
                     "Please use WebSocket Streams for live updates to avoid polling the API.",
                     status=429,
                     retry_after=retry,
+                    retry_at_ms=(window.start_s + window.spec.seconds) * 1000,
                 )
         for window in state.windows:
             window.count += weight if window.spec.rate_limit_type == "REQUEST_WEIGHT" else 1
@@ -172,6 +162,7 @@ class RateLimiter:
                     f"{window.spec.interval_num} {window.spec.interval}.",
                     status=429,
                     retry_after=window.reset_in(now_s),
+                    retry_at_ms=(window.start_s + window.spec.seconds) * 1000,
                 )
         for window in windows:
             window.count += 1

@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -488,6 +489,7 @@ class BinanceSimServer:
         delay = self.faults.take("delay")
         if delay is not None:
             await asyncio.sleep(delay.delay_ms / 1000)
+        self._refuse_if_banned()
         if self.faults.take("rate_limit_storm") is not None:
             raise BinanceApiError(
                 -1003, "Too much request weight used; current limit is "
@@ -499,6 +501,29 @@ class BinanceSimServer:
         if failure is not None:
             raise BinanceApiError(-1001, "Internal error; unable to process your request. Please try again.",
                                   status=failure.status)
+
+    def ws_api_faults(self, conn: Connection) -> None:
+        """Faults a WebSocket API request meets before it is counted (may raise its error answer)."""
+        self._refuse_if_banned()
+        storm = self.faults.take("ws_api_rate_limit_storm", connection=conn.id)
+        if storm is not None:
+            now = self.now_ms()
+            raise BinanceApiError(
+                -1003, "Too much request weight used; current limit is "
+                f"{self.config.rate_limits[0].limit} request weight per 1 MINUTE. "
+                "Please use WebSocket Streams for live updates to avoid polling the API.",
+                status=429, retry_after=max(1, math.ceil(storm.duration_s)),
+                retry_at_ms=now + round(storm.duration_s * 1000),
+            )
+
+    def _refuse_if_banned(self) -> None:
+        """``ip_ban`` in force: 418 until it ends. Timed on the monotonic fault clock, so a
+        ``clock_skew`` step does not stretch the ban; ``retryAfter`` is that end on the venue's clock."""
+        elapsed = self.elapsed_s()
+        until = self.faults.active_until("ip_ban", elapsed)
+        if until is not None:
+            now = self.now_ms()
+            raise apierror.banned(now + math.ceil((until - elapsed) * 1000), now)
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         try:

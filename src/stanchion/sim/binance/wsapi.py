@@ -156,6 +156,7 @@ async def handle(sim: BinanceSimServer, conn: Connection, text: str) -> dict[str
         handler = _METHODS_TABLE.get(method)
         if handler is None:
             raise BinanceApiError(-1020, "This operation is not supported.")
+        sim.ws_api_faults(conn)
         sim.limiter.charge_ip(ip, WS_WEIGHTS.get(method, 1), sim.now_ms())
         result, account = await handler(sim, conn, req)
         if conn.micros:
@@ -164,8 +165,11 @@ async def handle(sim: BinanceSimServer, conn: Connection, text: str) -> dict[str
         body: dict[str, object] = {"id": request_id, "status": status, "result": result}
     except BinanceApiError as exc:
         body = {"id": request_id, "status": exc.status, "error": exc.body()}
-        if exc.retry_after is not None:
-            body["error"] = {**exc.body(), "data": {"retryAfter": exc.retry_after}}
+        if exc.retry_at_ms is not None or exc.retry_after is not None:
+            # web-socket-api.md "IP limits": retryAfter is the time (ms) the client may retry, not a delay.
+            now = sim.now_ms()
+            retry_at = exc.retry_at_ms if exc.retry_at_ms is not None else now + (exc.retry_after or 0) * 1000
+            body["error"] = {**exc.body(), "data": {"serverTime": now, "retryAfter": retry_at}}
     body["rateLimits"] = sim.limiter.ws_rate_limits(ip, account, sim.now_ms(), orders=is_order)
     return body
 

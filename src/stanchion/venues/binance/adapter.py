@@ -12,8 +12,17 @@ Two WebSocket connections and one HTTP client, each supervised on its own:
   ``order.cancel``) and the user-data stream
   (``userDataStream.subscribe.signature``) on the same link;
 * **REST**: instruments, snapshots, account, queries, and the fallback for
-  orders while the WebSocket API is down. Every request goes through the
-  shared rate limiter driven by Binance's weights and usage headers.
+  orders while the WebSocket API is down.
+
+Rate limits: REST and the WebSocket API share Binance's IP weight and
+per-account order count, so both go through one limiter (``rate_limiter``).
+WebSocket API requests are charged their documented weight before they are
+sent, exactly as their REST twins: an order is refused at once when the budget
+is exhausted or a pause is on (never queued), a cancel that cannot be charged
+takes the REST path, which waits for the budget, and the user-stream subscribe
+waits. Every answer's ``rateLimits`` replaces the limiter's counts (like the
+``X-MBX-*`` headers do), and a 429/418 answer pauses or bans the limiter until
+its ``retryAfter``, which stops REST requests too.
 
 Order outcomes: an order whose request timed out, got a 5xx or -1007, or whose
 link dropped before the answer is **unknown**: the engine is told
@@ -58,7 +67,7 @@ from stanchion.model.orders import ExecutionType, OrderType, Side, TimeInForce
 from stanchion.transport.backoff import BackoffPolicy
 from stanchion.transport.http import HttpClient, HttpConfig, HttpRequest
 from stanchion.transport.liveness import LivenessPolicy
-from stanchion.transport.ratelimit import Budget, Usage
+from stanchion.transport.ratelimit import Budget, RateLimiter, Ticket, Usage
 from stanchion.transport.staleness import StalenessTransition, StreamHealth, StreamPolicy
 from stanchion.transport.state import ConnectionState
 from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
@@ -71,6 +80,7 @@ from stanchion.venues.binance.codec import (
     cancel_params,
     decode_order_response,
     decode_user_event,
+    decode_ws_api_error_data,
     decode_ws_api_response,
     order_params,
     order_status,
@@ -90,11 +100,17 @@ from stanchion.venues.binance.queries import (
 from stanchion.venues.binance.ratelimit import (
     DEFAULT_LIMITS,
     ORDER_COUNT,
+    WS_API_ORDER_COUNT,
     Limit,
+    UsageHeaders,
+    parse_rate_limits,
     parse_usage_headers,
+    rate_limit_window_s,
     request_weight,
+    ws_api_retry_after_s,
+    ws_api_weight,
 )
-from stanchion.venues.binance.schemas import BinanceWsApiResponse
+from stanchion.venues.binance.schemas import BinanceRateLimit, BinanceWsApiResponse
 from stanchion.venues.binance.session import BinanceStreamSession
 from stanchion.venues.binance.symbols import parse_exchange_info
 from stanchion.venues.binance.timesync import ClockOffset, TimeSample
@@ -104,6 +120,7 @@ _log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _CLOCK_RESYNC_QUIET_NS = _NS  # -1021s this soon after a resync answer requests signed before it
+_SUBSCRIBE = "userDataStream.subscribe.signature"
 
 
 # --- what the adapter needs of the engine ------------------------------------------------
@@ -164,12 +181,14 @@ def budget_key(kind: str, interval_s: int) -> str:
 
 
 class BinanceRateLimitPolicy:
-    """:class:`stanchion.transport.ratelimit.RateLimitPolicy` for Binance Spot REST.
+    """:class:`stanchion.transport.ratelimit.RateLimitPolicy` for Binance Spot REST, and the
+    same budgets' costs and counts for the WebSocket API (they share the venue's limits).
 
     Budgets are the venue's limits (``exchangeInfo.rateLimits`` when known, the
     documented defaults until then) less ``headroom`` for other processes behind
     the same IP; costs are the documented weights; the response headers
-    ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S``/``-1D`` are the truth.
+    ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S``/``-1D`` and the WebSocket
+    API's ``rateLimits`` are the truth.
     """
 
     __slots__ = ("_headroom", "_limits")
@@ -189,8 +208,19 @@ class BinanceRateLimitPolicy:
             weight = request_weight(method, path, params)
         except KeyError:
             weight = 1  # an endpoint without a documented weight still counts
+        return self._costs(weight, ORDER_COUNT.get((method.upper(), path), 0))
+
+    def ws_weight(self, method: str) -> dict[str, int]:
+        """Cost of one WebSocket API request: the same budgets as its REST twin
+        (``order.place`` = ``POST /api/v3/order``: weight 1 and one order)."""
+        try:
+            weight = ws_api_weight(method)
+        except KeyError:
+            weight = 1
+        return self._costs(weight, WS_API_ORDER_COUNT.get(method, 0))
+
+    def _costs(self, weight: int, orders: int) -> dict[str, int]:
         costs = {budget_key("REQUEST_WEIGHT", 60): weight}
-        orders = ORDER_COUNT.get((method.upper(), path), 0)
         if orders:
             for limit in self._limits:
                 if limit.kind == "ORDERS":
@@ -198,13 +228,20 @@ class BinanceRateLimitPolicy:
         return costs
 
     def parse_usage(self, headers: Mapping[str, str]) -> list[Usage]:
-        usage = parse_usage_headers(headers)
-        out = [Usage(budget_key("REQUEST_WEIGHT", s), n) for s, n in usage.used_weight.items()]
-        out.extend(Usage(budget_key("ORDERS", s), n) for s, n in usage.order_count.items())
-        return out
+        return _usages(parse_usage_headers(headers))
+
+    def parse_ws_rate_limits(self, rate_limits: list[BinanceRateLimit]) -> list[Usage]:
+        """A WebSocket API answer's ``rateLimits`` as the same usage records the headers give."""
+        return _usages(parse_rate_limits(rate_limits))
 
     def parse_retry_after(self, status: int, headers: Mapping[str, str]) -> float | None:
         return parse_usage_headers(headers).retry_after_s
+
+
+def _usages(usage: UsageHeaders) -> list[Usage]:
+    out = [Usage(budget_key("REQUEST_WEIGHT", s), n) for s, n in usage.used_weight.items()]
+    out.extend(Usage(budget_key("ORDERS", s), n) for s, n in usage.order_count.items())
+    return out
 
 
 # --- configuration and statistics -------------------------------------------------------
@@ -257,6 +294,7 @@ class _Pending:
     client_order_id: str
     symbol: str
     deadline_ns: int
+    ticket: Ticket | None = None  # its charge on the shared limiter, settled by the answer
 
 
 class BinanceAdapter:
@@ -281,6 +319,8 @@ class BinanceAdapter:
         self._events = events or AdapterEvents()
         self._open_orders = open_orders
         self._policy = BinanceRateLimitPolicy()
+        # One budget for REST and the WebSocket API: Binance counts both against the same limits.
+        self._limiter = RateLimiter(self._policy.budgets(), clock=self._clock)
         self._http = HttpClient(
             HttpConfig(
                 config.rest_url,
@@ -289,6 +329,7 @@ class BinanceAdapter:
                 connect_timeout_s=min(5.0, config.request_timeout_s),
             ),
             policy=self._policy,
+            limiter=self._limiter,
             signer=self._sign_request,
             clock=self._clock,
         )
@@ -309,14 +350,20 @@ class BinanceAdapter:
         self._user_subscribed = asyncio.Event()
         self._user_generation = 0
         self._subscribe_refusals = 0
+        self._subscribe_wait: asyncio.Task[Any] | None = None
         self._clock_resync: asyncio.Task[Any] | None = None
         self._clock_synced_ns = 0
         self._queries_inflight: set[str] = set()
         self._stop = asyncio.Event()
         self._http_open = False
-        self._ws_usage: dict[str, float] = {}
+        self._ws_usage: dict[str, tuple[float, int]] = {}  # limit → (count/limit, its window's end, wall ns)
         self._balances: dict[str, tuple[int, int]] = {}
         self.stats = AdapterStatistics()
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The budget every REST and WebSocket API request of this adapter is charged to."""
+        return self._limiter
 
     # --- instruments and time ---------------------------------------------------------
 
@@ -658,11 +705,41 @@ class BinanceAdapter:
         return request_id
 
     def _on_api_connected(self, generation: int) -> list[bytes]:
+        self._user_generation = generation
+        ticket = self._limiter.try_acquire(self._policy.ws_weight(_SUBSCRIBE))
+        if not isinstance(ticket, Ticket):
+            self._subscribe_when_allowed()
+            return []
+        return [self._subscribe_frame(ticket)[1]]
+
+    def _subscribe_frame(self, ticket: Ticket) -> tuple[int, bytes]:
         request_id = self._request_id()
         params = sign_ws_params(self._signer, {}, timestamp_ms=self._timestamp_ms())
-        self._pending[request_id] = _Pending("subscribe", "", "", self._deadline())
-        self._user_generation = generation
-        return [ws_api_request(request_id, "userDataStream.subscribe.signature", params)]
+        self._pending[request_id] = _Pending("subscribe", "", "", self._deadline(), ticket)
+        return request_id, ws_api_request(request_id, _SUBSCRIBE, params)
+
+    def _send_subscribe(self, api: WebSocketClient, ticket: Ticket) -> None:
+        request_id, frame = self._subscribe_frame(ticket)
+        try:
+            api.send(frame)
+        except ConnectionLostError:
+            self._pending.pop(request_id, None)
+            self._limiter.refund(ticket)  # the next connection subscribes on its own
+
+    def _subscribe_when_allowed(self) -> None:
+        """The subscribe is not an order: like a REST read, it waits for the budget (one waiter)."""
+        waiting = self._subscribe_wait
+        if waiting is None or waiting.done():
+            self._subscribe_wait = self._spawn(self._wait_and_subscribe(), "user-subscribe-wait")
+
+    async def _wait_and_subscribe(self) -> None:
+        ticket = await self._limiter.acquire(self._policy.ws_weight(_SUBSCRIBE))
+        api = self._api
+        already = self._user_subscribed.is_set() or any(p.kind == "subscribe" for p in self._pending.values())
+        if api is None or api.state is not ConnectionState.LIVE or already:
+            self._limiter.refund(ticket)  # nothing to do, or the next connection subscribes on its own
+            return
+        self._send_subscribe(api, ticket)
 
     def _deadline(self) -> int:
         return self._clock.monotonic_ns() + int(self.config.request_timeout_s * _NS)
@@ -678,7 +755,13 @@ class BinanceAdapter:
     def _fail_pending(self, reason: str) -> None:
         pending, self._pending = self._pending, {}
         for request in pending.values():
+            self._settle(request)
             self._request_outcome_unknown(request, reason)
+
+    def _settle(self, request: _Pending) -> None:
+        """No answer will come: release the request's in-flight charge (it stays counted)."""
+        if request.ticket is not None:
+            self._limiter.complete(request.ticket)
 
     def _request_outcome_unknown(self, request: _Pending, reason: str) -> None:
         sink = self._sink
@@ -698,6 +781,7 @@ class BinanceAdapter:
             expired = [rid for rid, p in self._pending.items() if p.deadline_ns <= now]
             for rid in expired:
                 request = self._pending.pop(rid)
+                self._settle(request)
                 if request.kind == "subscribe":
                     _log.warning("user_stream_subscribe_timeout venue=%s", self.name)
                     self._resubscribe_user_stream()
@@ -708,18 +792,18 @@ class BinanceAdapter:
         api = self._api
         if api is None or api.state is not ConnectionState.LIVE:
             return
-        request_id = self._request_id()
-        params = sign_ws_params(self._signer, {}, timestamp_ms=self._timestamp_ms())
-        self._pending[request_id] = _Pending("subscribe", "", "", self._deadline())
-        with contextlib.suppress(ConnectionLostError):
-            api.send(ws_api_request(request_id, "userDataStream.subscribe.signature", params))
+        ticket = self._limiter.try_acquire(self._policy.ws_weight(_SUBSCRIBE))
+        if not isinstance(ticket, Ticket):
+            self._subscribe_when_allowed()
+            return
+        self._send_subscribe(api, ticket)
 
     def _on_api_message(self, payload: bytes) -> str | None:
         try:
             if payload[:17] == b'{"subscriptionId"' or b'"event"' in payload[:40]:
                 self._on_user_event(payload)
             else:
-                self._on_api_response(decode_ws_api_response(payload))
+                self._on_api_response(decode_ws_api_response(payload), payload)
         except ParseError as exc:
             self.stats.malformed_frames += 1
             _log.warning("malformed_api_frame venue=%s error=%s", self.name, str(exc)[:200])
@@ -742,13 +826,17 @@ class BinanceAdapter:
             self._user_subscribed.clear()
             self._resubscribe_user_stream()
 
-    def _on_api_response(self, response: BinanceWsApiResponse) -> None:
-        for limit in response.rateLimits:
-            if limit.count is not None and limit.limit > 0:
-                key = f"{limit.rateLimitType}:{limit.interval}:{limit.intervalNum}"
-                self._ws_usage[key] = limit.count / limit.limit
+    def _on_api_response(self, response: BinanceWsApiResponse, frame: bytes | None = None) -> None:
+        """One answer; ``frame`` (its bytes) is read again only for a 429/418's ``error.data``."""
+        self._note_reported_usage(response.rateLimits)
+        usages = self._policy.parse_ws_rate_limits(response.rateLimits)
         request_id = response.id
         request = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if request is not None and request.ticket is not None:
+            self._limiter.complete(request.ticket, usages)
+        else:
+            self._limiter.observe(usages)  # an answer we gave up on still carries the venue's counts
+        retry_after_s = self._on_rate_limited(response.status, frame) if response.status in (418, 429) else None
         if request is None:
             return  # answered after we gave up on it (its outcome is being resolved by query)
         if request.kind == "subscribe":
@@ -766,8 +854,39 @@ class BinanceAdapter:
             code=error.code if error else None,
             message=error.msg if error else None,
             request_was_order=request.kind == "place",
+            retry_after_s=retry_after_s,
         )
         self._on_request_failed(request, exc)
+
+    def _on_rate_limited(self, status: int, frame: bytes | None) -> float | None:
+        """A WebSocket API 429 pauses and a 418 bans the shared limiter until ``retryAfter``, as an
+        HTTP 429/418 does: REST requests and further WebSocket API requests are held too."""
+        data = None  # without retryAfter: the limiter's default pause
+        if frame is not None:
+            with contextlib.suppress(ParseError):
+                data = decode_ws_api_error_data(frame)
+        retry_after_s = ws_api_retry_after_s(
+            data.retryAfter if data is not None else None,
+            data.serverTime if data is not None else None,
+            self._timestamp_ms(),
+        )
+        self._limiter.on_rate_limited(status, retry_after_s)
+        _log.warning("ws_api_rate_limited venue=%s status=%s retry_after_s=%s", self.name, status, retry_after_s)
+        return retry_after_s
+
+    def _note_reported_usage(self, rate_limits: list[BinanceRateLimit]) -> None:
+        """Every limit the venue reports, for ``rate_limit_usage`` (also those the limiter does
+        not budget), valid until the end of its window."""
+        now = self._clock.time_ns()
+        for limit in rate_limits:
+            seconds = rate_limit_window_s(limit)
+            if seconds is None or limit.count is None or limit.limit <= 0:
+                continue
+            window_ns = seconds * _NS
+            self._ws_usage[f"{limit.rateLimitType}:{seconds}"] = (
+                limit.count / limit.limit,
+                (now // window_ns + 1) * window_ns,
+            )
 
     def _on_subscribed(self, response: BinanceWsApiResponse) -> None:
         if response.status != 200:
@@ -902,11 +1021,19 @@ class BinanceAdapter:
             return
         if self._api_live():
             assert self._api is not None
+            request = _Pending("place", command.client_order_id, command.symbol, self._deadline())
+            try:
+                # Charged like the REST order it replaces, and like it never queued: refused at once
+                # when the budget is exhausted or a 429/418 pause is on.
+                request.ticket = self._limiter.acquire_now(self._policy.ws_weight("order.place"))
+            except RateLimitedError as exc:
+                self._later(self._on_request_failed, request, exc)
+                return
             request_id = self._request_id()
             frame = ws_api_request(
                 request_id, "order.place", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
             )
-            self._pending[request_id] = _Pending("place", command.client_order_id, command.symbol, self._deadline())
+            self._pending[request_id] = request
             try:
                 self._api.send(frame)
                 self.stats.orders_sent_ws += 1
@@ -915,6 +1042,7 @@ class BinanceAdapter:
                 return
             except ConnectionLostError:
                 del self._pending[request_id]  # nothing was written: REST may carry it
+                self._limiter.refund(request.ticket)
         self.stats.orders_sent_rest += 1
         self._spawn(self._rest_order("place", "POST", command.client_order_id, params), "rest-place")
 
@@ -922,18 +1050,24 @@ class BinanceAdapter:
         assert self._sink is not None, "cancel before start"
         params = cancel_params(command)
         self.stats.cancels_sent += 1
-        if self._api_live():
+        # A cancel that cannot be charged now takes the REST path, which waits for the budget
+        # (a REST cancel is never refused by the limiter: it only lowers risk).
+        ticket = self._limiter.try_acquire(self._policy.ws_weight("order.cancel")) if self._api_live() else None
+        if isinstance(ticket, Ticket):
             assert self._api is not None
             request_id = self._request_id()
             frame = ws_api_request(
                 request_id, "order.cancel", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
             )
-            self._pending[request_id] = _Pending("cancel", command.client_order_id, command.symbol, self._deadline())
+            self._pending[request_id] = _Pending(
+                "cancel", command.client_order_id, command.symbol, self._deadline(), ticket
+            )
             try:
                 self._api.send(frame)
                 return
             except ConnectionLostError:
                 del self._pending[request_id]
+                self._limiter.refund(ticket)
         self._spawn(self._rest_order("cancel", "DELETE", command.client_order_id, params), "rest-cancel")
 
     def query(self, query: OrderQuery) -> None:
@@ -1034,11 +1168,12 @@ class BinanceAdapter:
     # --- statistics -----------------------------------------------------------------------
 
     def rate_limit_usage(self) -> float:
-        """The highest usage ratio of any limit, REST (limiter) or WebSocket API (reported)."""
-        ratios = list(self._ws_usage.values())
-        limiter = self._http.limiter
-        if limiter is not None:
-            ratios.extend(limiter.usage_ratio().values())
+        """The highest usage ratio of any limit: the shared limiter's budgets (REST and WebSocket
+        API requests, corrected by the venue's counts), and each limit the WebSocket API last
+        reported (count / the venue's limit) until its window ends."""
+        now = self._clock.time_ns()
+        ratios = [ratio for ratio, window_end in self._ws_usage.values() if window_end > now]
+        ratios.extend(self._limiter.usage_ratio().values())
         return max(ratios, default=0.0)
 
     def clock_offset_s(self) -> float:

@@ -508,6 +508,35 @@ def decode_ws_api_response(frame: bytes) -> BinanceWsApiResponse:
     return _decode(_ws_api_response, frame, "WebSocket API response")
 
 
+class BinanceWsApiErrorData(msgspec.Struct, frozen=True, gc=False):
+    """``error.data`` of a WebSocket API 429/418 answer (web-socket-api.md "IP limits"):
+    ``{"serverTime": 1659142907531, "retryAfter": 1659146400000}``; ``retryAfter`` is a
+    timestamp on the venue's clock (ms), not a delay.
+
+    Decoded on its own (only for 429/418 answers) because the shared
+    ``BinanceError`` wire struct does not carry ``data``."""
+
+    serverTime: int | None = None
+    retryAfter: int | None = None
+
+
+class _ErrorWithData(msgspec.Struct, frozen=True, gc=False):
+    data: BinanceWsApiErrorData | None = None
+
+
+class _ErrorEnvelope(msgspec.Struct, frozen=True, gc=False):
+    error: _ErrorWithData | None = None
+
+
+_ws_api_error_envelope: Final = msgspec.json.Decoder(_ErrorEnvelope)
+
+
+def decode_ws_api_error_data(frame: bytes) -> BinanceWsApiErrorData | None:
+    """The ``error.data`` of a WebSocket API answer, None when absent."""
+    envelope = _decode(_ws_api_error_envelope, frame, "WebSocket API error data")
+    return envelope.error.data if envelope.error is not None else None
+
+
 def decode_order_response(body: bytes) -> BinanceOrderResponse:
     """A ``POST /api/v3/order`` body (ACK, RESULT or FULL) or a WS API ``result``."""
     return _decode(_order_response, body, "order response")

@@ -99,12 +99,17 @@ def classify(  # noqa: PLR0911  (a decision table: one return per outcome)
     message: str | None = None,
     headers: Mapping[str, str] | None = None,
     request_was_order: bool = False,
+    retry_after_s: float | None = None,
 ) -> RemoteError:
     """The exception for a failed Binance request (REST or WS API ``status``).
 
     ``request_was_order``: the request could have placed or changed an order, so
     an ambiguous failure (5xx, -1007 timeout) is *outcome unknown*, never a
     rejection. For read-only requests the same failures are plain retryable.
+    A 429/418 is a refusal (the request was not executed), for orders too.
+
+    ``retry_after_s``: the wait a WebSocket API answer gives in ``error.data.retryAfter``
+    (converted to seconds by the caller); REST gives it in the ``Retry-After`` header.
     """
     kwargs: dict[str, object] = {
         "venue": VENUE,
@@ -113,10 +118,13 @@ def classify(  # noqa: PLR0911  (a decision table: one return per outcome)
         "http_status": http_status,
     }
     what = f"binance {http_status or '-'} {code if code is not None else ''} {message or ''}".strip()
-    if http_status == 418:
-        return BinanceBannedError(f"{what}: IP banned", retry_after=retry_after_seconds(headers), **kwargs)
-    if http_status == 429 or code in RATE_LIMIT_CODES:
-        return RateLimitedError(f"{what}: rate limited", retry_after=retry_after_seconds(headers), **kwargs)
+    if http_status in (418, 429) or code in RATE_LIMIT_CODES:
+        retry_after = retry_after_seconds(headers)
+        if retry_after is None:
+            retry_after = retry_after_s
+        if http_status == 418:
+            return BinanceBannedError(f"{what}: IP banned", retry_after=retry_after, **kwargs)
+        return RateLimitedError(f"{what}: rate limited", retry_after=retry_after, **kwargs)
     if code in OUTCOME_UNKNOWN_CODES or http_status == 408 or (http_status is not None and http_status >= 500):
         if request_was_order:
             return OrderOutcomeUnknownError(f"{what}: outcome unknown, query the order", **kwargs)  # type: ignore[arg-type]

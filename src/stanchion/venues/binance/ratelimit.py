@@ -1,17 +1,21 @@
 """Binance Spot request weights and the usage the venue reports back.
 
-Weights from rest-api.md (binance-spot-api-docs @ a5e0bc3, 2026-07-21). The
-budget tracker is pure: it takes the venue's ``X-MBX-USED-WEIGHT-*`` and
-``X-MBX-ORDER-COUNT-*`` headers as the truth (several processes may share one
-IP) and reports the usage ratio; the transport decides when to wait.
+Weights from rest-api.md and web-socket-api.md (binance-spot-api-docs @ a5e0bc3,
+2026-07-21). The REST API and the WebSocket API share one IP weight budget and one
+per-account order count: the venue's ``X-MBX-USED-WEIGHT-*`` /
+``X-MBX-ORDER-COUNT-*`` headers (REST) and the ``rateLimits`` array of every
+WebSocket API answer are the same counters, read as the truth (several processes
+may share one IP). The budget tracker is pure; the transport decides when to wait.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+from stanchion.venues.binance.schemas import BinanceRateLimit
 
 # (method, path) → request weight; endpoints whose weight depends on params are functions below.
 REQUEST_WEIGHTS: Final[Mapping[tuple[str, str], int]] = {
@@ -38,6 +42,35 @@ ORDER_COUNT: Final[Mapping[tuple[str, str], int]] = {
     ("POST", "/api/v3/order"): 1,
     ("POST", "/api/v3/order/cancelReplace"): 1,
 }
+
+# WebSocket API method → request weight (web-socket-api.md, "Weight:" of each method).
+WS_API_WEIGHTS: Final[Mapping[str, int]] = {
+    "order.place": 1,
+    "order.cancel": 1,
+    "order.status": 4,
+    "openOrders.cancelAll": 1,
+    "userDataStream.subscribe": 2,
+    "userDataStream.subscribe.signature": 2,
+    "userDataStream.unsubscribe": 2,
+    "session.logon": 2,
+    "session.status": 2,
+    "session.logout": 2,
+    "ping": 1,
+    "time": 1,
+}
+
+# WebSocket API methods that also count against the unfilled-order (ORDERS) limits.
+WS_API_ORDER_COUNT: Final[Mapping[str, int]] = {
+    "order.place": 1,
+}
+
+
+def ws_api_weight(method: str) -> int:
+    """The weight of one WebSocket API request (raises KeyError for a method we do not use)."""
+    try:
+        return WS_API_WEIGHTS[method]
+    except KeyError:
+        raise KeyError(f"no Binance weight known for WebSocket API method {method}") from None
 
 
 def depth_weight(limit: int) -> int:
@@ -87,6 +120,7 @@ def request_weight(method: str, path: str, params: Mapping[str, str] | None = No
 
 _HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$", re.IGNORECASE)
 _INTERVAL_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL_NAME_SECONDS: Final = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +154,48 @@ def parse_usage_headers(headers: Mapping[str, str]) -> UsageHeaders:
     return UsageHeaders(used, orders, retry_after)
 
 
+def parse_rate_limits(rate_limits: Iterable[BinanceRateLimit]) -> UsageHeaders:
+    """A WebSocket API answer's ``rateLimits`` → the same counts the REST headers carry.
+
+    ``{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000,"count":70}``
+    is ``X-MBX-USED-WEIGHT-1M: 70``; ``ORDERS``/``SECOND``/10 is ``X-MBX-ORDER-COUNT-10S``.
+    Other types (``RAW_REQUESTS``), unknown intervals and entries without ``count`` are skipped.
+    """
+    used: dict[int, int] = {}
+    orders: dict[int, int] = {}
+    for item in rate_limits:
+        seconds = rate_limit_window_s(item)
+        if seconds is None or item.count is None or item.count < 0:
+            continue
+        if item.rateLimitType == "REQUEST_WEIGHT":
+            used[seconds] = item.count
+        elif item.rateLimitType == "ORDERS":
+            orders[seconds] = item.count
+    return UsageHeaders(used, orders)
+
+
+def rate_limit_window_s(item: BinanceRateLimit) -> int | None:
+    """The length of one ``rateLimits`` entry's window in seconds (None: unknown interval)."""
+    interval = _INTERVAL_NAME_SECONDS.get(item.interval)
+    if interval is None or item.intervalNum <= 0:
+        return None
+    return interval * item.intervalNum
+
+
+def ws_api_retry_after_s(retry_after_ms: int | None, server_time_ms: int | None, now_server_ms: int) -> float | None:
+    """Seconds to stay away after a WebSocket API 429/418.
+
+    The answer's ``error.data.retryAfter`` is a timestamp (ms) on the venue's clock, not a
+    delay (web-socket-api.md "IP limits"); it is measured from the answer's own
+    ``serverTime`` when present, else from our estimate of the venue's clock now.
+    None when the answer carries no ``retryAfter`` (the limiter's default pause applies).
+    """
+    if retry_after_ms is None:
+        return None
+    since = server_time_ms if server_time_ms is not None else now_server_ms
+    return max(0.0, (retry_after_ms - since) / 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class Limit:
     kind: str  # "REQUEST_WEIGHT" | "ORDERS" | "RAW_REQUESTS"
@@ -134,8 +210,6 @@ DEFAULT_LIMITS: Final = (
 )
 """The docs' example limits, used only until ``exchangeInfo.rateLimits`` is read:
 the real values are the venue's and change over time."""
-
-_INTERVAL_NAME_SECONDS: Final = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
 def limits_from_exchange_info(rate_limits: list[Mapping[str, object]]) -> tuple[Limit, ...]:
