@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -95,8 +96,7 @@ def _limits(key: str) -> RiskLimits:
     )
 
 
-SIM_RATE = 200.0  # market updates per second
-
+SIM_RATE = 14.0  # market updates per second: ~21 levels per 100 ms frame, as in the real capture (issue 4)
 
 class _SimProcess:
     """``stanchion sim`` on an ephemeral loopback port, in its own process."""
@@ -116,6 +116,7 @@ class _SimProcess:
         if not line:
             raise RuntimeError("stanchion sim exited before printing its URLs")
         self.urls = json.loads(line)
+        _pin_apart(self._proc.pid)
         return self.urls
 
     async def __aexit__(self, *exc: object) -> None:
@@ -126,6 +127,17 @@ class _SimProcess:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+
+
+def _pin_apart(sim_pid: int) -> None:
+    """The simulator on the last core, this process on the others (when there are two or more):
+    in production the venue is another machine; sharing a core with it would put its work
+    inside the engine's latency (measured here: floor p50 ~380 µs unpinned vs ~48 µs pinned)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2:
+        return
+    os.sched_setaffinity(sim_pid, {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
 
 
 async def _collect(samples: list[int], target: int, timeout_s: float) -> None:
