@@ -24,6 +24,7 @@ p99; the difference of the p50s is the engine's own work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -140,15 +141,28 @@ def _pin_apart(sim_pid: int) -> None:
     os.sched_setaffinity(0, set(cores[:-1]))
 
 
-async def _collect(samples: list[int], target: int, timeout_s: float) -> None:
-    """Wait until ``target`` samples are in (or the timeout passes: fewer samples)."""
-    deadline = time.monotonic() + timeout_s
-    while len(samples) < target and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+class _Samples(list[int]):
+    """Latency samples; ``full`` is set once ``target`` are in."""
+
+    def __init__(self, target: int) -> None:
+        super().__init__()
+        self.target = target
+        self.full = asyncio.Event()
+
+    def add(self, value: int) -> None:
+        self.append(value)
+        if len(self) >= self.target:
+            self.full.set()
+
+
+async def _collect(samples: _Samples, timeout_s: float) -> None:
+    """Wait until the samples are in (or the timeout passes: fewer samples)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(samples.full.wait(), timeout_s)
 
 
 async def _engine_run(ticks: int) -> list[int]:
-    samples: list[int] = []
+    samples = _Samples(ticks)
     async with _SimProcess() as sim:
         adapter = BinanceAdapter(
             BinanceAdapterConfig(name="binance", rest_url=sim["rest"], ws_stream_url=sim["ws_streams"],
@@ -166,7 +180,7 @@ async def _engine_run(ticks: int) -> list[int]:
             def on_kill_switch(self, *a: Any) -> None: ...
 
             def on_tick_to_order(self, venue: str, symbol: str, latency_ns: int) -> None:
-                samples.append(latency_ns)
+                samples.add(latency_ns)
 
         with tempfile.TemporaryDirectory() as tmp:
             journal = Journal(Path(tmp))
@@ -181,7 +195,7 @@ async def _engine_run(ticks: int) -> list[int]:
                 await adapter.start(kernel)
                 await adapter.wait_books_live(15.0)
                 kernel.start_trading()
-                await _collect(samples, ticks, ticks * 0.1 * 3)
+                await _collect(samples, ticks * 0.1 * 3)
             finally:
                 kernel.stop_trading()
                 await adapter.stop()
@@ -190,7 +204,7 @@ async def _engine_run(ticks: int) -> list[int]:
 
 
 async def _floor_run(ticks: int) -> list[int]:
-    samples: list[int] = []
+    samples = _Samples(ticks)
     async with _SimProcess() as sim:
         api_holder: list[WebSocketClient] = []
 
@@ -198,7 +212,7 @@ async def _floor_run(ticks: int) -> list[int]:
             start = time.perf_counter_ns()
             if payload[:5] == b'{"e":' and api_holder:
                 api_holder[0].send(ORDER)
-                samples.append(time.perf_counter_ns() - start)
+                samples.add(time.perf_counter_ns() - start)
             return None
 
         subscribe = b'{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}'
@@ -216,7 +230,7 @@ async def _floor_run(ticks: int) -> list[int]:
             await api.wait_state(ConnectionState.LIVE, 10)
             await stream.wait_state(ConnectionState.LIVE, 10)
             api_holder.append(api)
-            await _collect(samples, ticks, ticks * 0.1 * 3)
+            await _collect(samples, ticks * 0.1 * 3)
     return samples
 
 

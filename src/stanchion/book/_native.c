@@ -70,7 +70,7 @@ parse_shape(PyObject *text, Py_ssize_t scale, int64_t *out)
 
 /* heapq.heappush's algorithm (append, then sift the new item up), so heaps match the Python path's. */
 static int
-heap_push(PyObject *heap, PyObject *item)
+heap_push(PyObject *heap, PyObject *item, int64_t value)
 {
     if (PyList_Append(heap, item) < 0) {
         return -1;
@@ -81,9 +81,18 @@ heap_push(PyObject *heap, PyObject *item)
     while (pos > 0) {
         Py_ssize_t parentpos = (pos - 1) >> 1;
         PyObject *parent = arr[parentpos];
-        int lt = PyObject_RichCompareBool(newitem, parent, Py_LT); /* ints: no side effects */
-        if (lt < 0) {
-            return -1;
+        int overflow = 0;
+        int64_t parent_value = PyLong_AsLongLongAndOverflow(parent, &overflow); /* heap entries are ints */
+        int lt;
+        if (!overflow && !(parent_value == -1 && PyErr_Occurred())) {
+            lt = value < parent_value;
+        }
+        else {
+            PyErr_Clear();
+            lt = PyObject_RichCompareBool(newitem, parent, Py_LT); /* beyond int64: no side effects */
+            if (lt < 0) {
+                return -1;
+            }
         }
         if (!lt) {
             break;
@@ -126,7 +135,7 @@ apply_level(PyObject *side, PyObject *heap, int is_bid, int64_t price, int64_t q
                     return -1;
                 }
             }
-            rc = heap_push(heap, entry);
+            rc = heap_push(heap, entry, is_bid ? -price : price);
             if (is_bid) {
                 Py_DECREF(entry);
             }
@@ -313,57 +322,60 @@ skip_ws(const unsigned char *p, const unsigned char *end)
     return p;
 }
 
-/* A JSON string of digits and dots at p (p at the opening quote): its contents in s and n, returns the
-   byte after the closing quote, or NULL when it is anything else (escapes included). */
+/* A JSON string at p (p at the opening quote) holding "<digits>.<scale digits>" with 1..MAX_DIGITS
+   digits in all, scanned and converted in one pass: *out its value, returns the byte after the
+   closing quote; NULL for anything else (another shape, an escape, an unexpected byte). */
 static inline const unsigned char *
-plain_number_string(const unsigned char *p, const unsigned char *end, const unsigned char **s, Py_ssize_t *n)
+number_string(const unsigned char *p, const unsigned char *end, Py_ssize_t scale, int64_t *out)
 {
-    if (p >= end || *p != '"') {
+    if (p >= end || *p != '"' || scale <= 0) {
         return NULL;
     }
     const unsigned char *start = ++p;
-    while (p < end && ((unsigned int)(*p - '0') <= 9 || *p == '.')) {
-        p++;
+    const unsigned char *dot = NULL;
+    int64_t v = 0;
+    int digits = 0;
+    for (; p < end; p++) {
+        unsigned int d = (unsigned int)*p - '0';
+        if (d <= 9) {
+            if (++digits > MAX_DIGITS) {
+                return NULL;
+            }
+            v = v * 10 + (int64_t)d;
+        }
+        else if (*p == '.' && dot == NULL) {
+            dot = p;
+        }
+        else {
+            break;
+        }
     }
-    if (p >= end || *p != '"') {
+    /* the closing quote, one dot with at least one digit before it and exactly `scale` after */
+    if (p >= end || *p != '"' || dot == NULL || dot == start || p - dot - 1 != scale) {
         return NULL;
     }
-    *s = start;
-    *n = p - start;
+    *out = v;
     return p + 1;
 }
 
-PyDoc_STRVAR(apply_side_json_doc,
-"apply_side_json(side, heap, levels_json, best, is_bid, price_scale, qty_scale, big) -> (best, stopped)\n"
-"\n"
-"Like apply_side, with the levels as the bytes of a JSON array of [price, qty] string\n"
-"pairs (any buffer: bytes, msgspec.Raw, memoryview). ``stopped`` is -1 when it applied\n"
-"the whole array, else the index of the first level it did not apply (a level in\n"
-"another shape, an escape, anything unexpected): the caller decodes the array and\n"
-"applies the levels from there with the Python reference path.");
-
-static PyObject *
-apply_side_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* One side's JSON levels array into the side. Returns -1 when it applied the whole array, the
+   index of the first level it did not apply otherwise, or -2 on a Python error (MemoryError). */
+static Py_ssize_t
+apply_json_levels(PyObject *side, PyObject *heap, PyObject *levels, int is_bid, Py_ssize_t price_scale,
+                  Py_ssize_t qty_scale, int64_t *best)
 {
-    side_args a;
-    int ok = side_args_parse("apply_side_json", args, nargs, &a);
-    if (ok < 0) {
-        return NULL;
-    }
-    if (!ok) { /* the best as it came (beyond int64); every level to the Python path */
-        return Py_BuildValue("(Oi)", a.best_in, 0);
-    }
     Py_buffer view;
-    if (PyObject_GetBuffer(a.levels, &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
+    if (PyObject_GetBuffer(levels, &view, PyBUF_SIMPLE) < 0) {
+        return -2;
     }
+    const int64_t dirty = is_bid ? INT64_MAX : -1;
     const unsigned char *p = (const unsigned char *)view.buf;
     const unsigned char *end = p + view.len;
     Py_ssize_t i = 0;
-    long stopped = 0;
+    Py_ssize_t result = 0;
     p = skip_ws(p, end);
     if (p >= end || *p != '[') {
-        goto stop;
+        goto done;
     }
     p = skip_ws(p + 1, end);
     if (p < end && *p == ']') {
@@ -371,37 +383,30 @@ apply_side_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
         goto close;
     }
     for (;;) {
-        const unsigned char *price_s;
-        const unsigned char *qty_s;
-        Py_ssize_t price_n;
-        Py_ssize_t qty_n;
+        int64_t price;
+        int64_t qty;
         if (p >= end || *p != '[') {
-            goto stop;
+            goto done;
         }
-        p = plain_number_string(skip_ws(p + 1, end), end, &price_s, &price_n);
+        p = number_string(skip_ws(p + 1, end), end, price_scale, &price);
         if (p == NULL) {
-            goto stop;
+            goto done;
         }
         p = skip_ws(p, end);
         if (p >= end || *p != ',') {
-            goto stop;
+            goto done;
         }
-        p = plain_number_string(skip_ws(p + 1, end), end, &qty_s, &qty_n);
+        p = number_string(skip_ws(p + 1, end), end, qty_scale, &qty);
         if (p == NULL) {
-            goto stop;
+            goto done;
         }
         p = skip_ws(p, end);
         if (p >= end || *p != ']') {
-            goto stop;
+            goto done;
         }
-        int64_t price;
-        int64_t qty;
-        if (!parse_chars(price_s, price_n, a.price_scale, &price) || !parse_chars(qty_s, qty_n, a.qty_scale, &qty)) {
-            goto stop;
-        }
-        if (apply_level(a.side, a.heap, a.is_bid, price, qty, &a.best, a.dirty) < 0) {
-            PyBuffer_Release(&view);
-            return NULL; /* MemoryError only; the caller discards the book */
+        if (apply_level(side, heap, is_bid, price, qty, best, dirty) < 0) {
+            result = -2; /* MemoryError only; the caller discards the book */
+            goto release;
         }
         i++;
         p = skip_ws(p + 1, end);
@@ -413,21 +418,139 @@ apply_side_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
             p++;
             goto close;
         }
-        goto stop;
+        goto done;
     }
 close:
-    p = skip_ws(p, end);
-    stopped = p == end ? -1 : (long)i; /* trailing bytes: let the Python path judge them */
+    /* trailing bytes: the Python path judges them */
+    result = skip_ws(p, end) == end ? -1 : i;
+    goto release;
+done:
+    result = i;
+release:
     PyBuffer_Release(&view);
-    return result_pair(&a, PyLong_FromLong(stopped));
-stop:
-    PyBuffer_Release(&view);
-    return result_pair(&a, PyLong_FromLong((long)i));
+    return result;
+}
+
+/* Heaps that are mostly dead entries are rebuilt by the Python side. */
+static inline int
+needs_compaction(PyObject *side, PyObject *heap)
+{
+    return PyList_GET_SIZE(heap) > 2 * PyDict_GET_SIZE(side) + 64;
+}
+
+/* best as an int64 (big -> INT64_MAX); 1 ok, 0 beyond int64 and not big, -1 error. */
+static int
+best_value(PyObject *best_in, PyObject *big, int64_t *out)
+{
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(best_in, &overflow);
+    if (*out == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow) {
+        int is_big = overflow > 0 ? PyObject_RichCompareBool(best_in, big, Py_EQ) : 0;
+        if (is_big <= 0) {
+            return is_big;
+        }
+        *out = INT64_MAX;
+    }
+    return 1;
+}
+
+enum {
+    BOOK_APPLIED = 0,         /* both arrays applied, the book is not crossed */
+    BOOK_CROSSED = 1,         /* both arrays applied, the book is crossed */
+    BOOK_FINISH = 2,          /* both applied; a dirty best or a heap to compact: the caller finishes */
+    BOOK_BIDS_STOPPED = 3,    /* the bids stopped at `index`: the caller applies the rest and the asks */
+    BOOK_ASKS_STOPPED = 4,    /* the asks stopped at `index` (the bids are applied) */
+};
+
+PyDoc_STRVAR(apply_book_json_doc,
+"apply_book_json(bids, bid_heap, asks, ask_heap, bids_json, asks_json, best_bid, best_ask,\n"
+"                price_scale, qty_scale, big) -> (best_bid, best_ask, status, index)\n"
+"\n"
+"Apply a diff's two JSON levels arrays (any buffer: bytes, msgspec.Raw, memoryview) to\n"
+"both sides of a book, bids first. status: 0 applied and not crossed, 1 applied and\n"
+"crossed, 2 applied but a best is dirty or a heap needs compaction (the caller\n"
+"finishes), 3 the bids stopped at level `index`, 4 the asks stopped at `index`: the\n"
+"first level in another shape, an escape, anything unexpected; the caller decodes that\n"
+"array and applies the rest with the Python reference path.");
+
+static PyObject *
+apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "apply_book_json() takes exactly 11 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *bids = args[0];
+    PyObject *bid_heap = args[1];
+    PyObject *asks = args[2];
+    PyObject *ask_heap = args[3];
+    PyObject *best_bid_in = args[6];
+    PyObject *best_ask_in = args[7];
+    PyObject *big = args[10];
+    Py_ssize_t price_scale = PyLong_AsSsize_t(args[8]);
+    Py_ssize_t qty_scale = PyLong_AsSsize_t(args[9]);
+    if ((price_scale == -1 || qty_scale == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyDict_CheckExact(bids) || !PyDict_CheckExact(asks) || !PyList_CheckExact(bid_heap) ||
+        !PyList_CheckExact(ask_heap) || !PyLong_CheckExact(big)) {
+        PyErr_SetString(PyExc_TypeError, "apply_book_json(): sides must be dicts, heaps lists, big an int");
+        return NULL;
+    }
+    int64_t best_bid;
+    int64_t best_ask;
+    int ok_bid = best_value(best_bid_in, big, &best_bid);
+    int ok_ask = ok_bid > 0 ? best_value(best_ask_in, big, &best_ask) : ok_bid;
+    if (ok_bid < 0 || ok_ask < 0) {
+        return NULL;
+    }
+    if (!ok_bid || !ok_ask) { /* a best beyond int64 (a parse_fixed price): all to the Python path */
+        return Py_BuildValue("(OOii)", best_bid_in, best_ask_in, BOOK_BIDS_STOPPED, 0);
+    }
+    int status;
+    Py_ssize_t index = 0;
+    Py_ssize_t stopped = apply_json_levels(bids, bid_heap, args[4], 1, price_scale, qty_scale, &best_bid);
+    if (stopped == -2) {
+        return NULL;
+    }
+    if (stopped >= 0) {
+        status = BOOK_BIDS_STOPPED;
+        index = stopped;
+    }
+    else {
+        stopped = apply_json_levels(asks, ask_heap, args[5], 0, price_scale, qty_scale, &best_ask);
+        if (stopped == -2) {
+            return NULL;
+        }
+        if (stopped >= 0) {
+            status = BOOK_ASKS_STOPPED;
+            index = stopped;
+        }
+        else if (best_bid == INT64_MAX || best_ask == -1 || needs_compaction(bids, bid_heap) ||
+                 needs_compaction(asks, ask_heap)) {
+            status = BOOK_FINISH;
+        }
+        else {
+            /* sentinels: an empty bid side is -1, an empty ask side INT64_MAX (big): never crossed */
+            status = best_bid >= best_ask ? BOOK_CROSSED : BOOK_APPLIED;
+        }
+    }
+    PyObject *bid_out = best_object(best_bid, big);
+    PyObject *ask_out = bid_out != NULL ? best_object(best_ask, big) : NULL;
+    if (ask_out == NULL) {
+        Py_XDECREF(bid_out);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(NNin)", bid_out, ask_out, status, index);
+    return result;
 }
 
 static PyMethodDef native_methods[] = {
     {"apply_side", (PyCFunction)(void (*)(void))apply_side, METH_FASTCALL, apply_side_doc},
-    {"apply_side_json", (PyCFunction)(void (*)(void))apply_side_json, METH_FASTCALL, apply_side_json_doc},
+    {"apply_book_json", (PyCFunction)(void (*)(void))apply_book_json, METH_FASTCALL, apply_book_json_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,14 +14,17 @@ def apply_side(
     /,
 ) -> tuple[int, Iterable[TextLevel] | None]: ...
 
-def apply_side_json(
-    side: dict[int, int],
-    heap: list[int],
-    levels_json: JsonLevels,
-    best: int,
-    is_bid: bool,
+def apply_book_json(
+    bids: dict[int, int],
+    bid_heap: list[int],
+    asks: dict[int, int],
+    ask_heap: list[int],
+    bids_json: JsonLevels,
+    asks_json: JsonLevels,
+    best_bid: int,
+    best_ask: int,
     price_scale: int,
     qty_scale: int,
     big: int,
     /,
-) -> tuple[int, int]: ...
+) -> tuple[int, int, int, int]: ...

@@ -54,6 +54,11 @@ _ASK_EMPTY: Final = _BIG
 _ASK_DIRTY: Final = -1
 _COMPACT_SLACK: Final = 64
 DEFAULT_PRICE_MEMO: Final = 65_536
+# apply_book_json's status (see _native.c)
+_APPLIED: Final = 0
+_CROSSED: Final = 1
+_FINISH: Final = 2
+_BIDS_STOPPED: Final = 3
 
 TextLevel = tuple[str, str]
 """``("price", "qty")`` as the venue wrote them (Binance: ``["0.35130000", "6195.00000000"]``)."""
@@ -136,7 +141,7 @@ class L2Book:
         self._best_bid = _BID_EMPTY
         self._best_ask = _ASK_EMPTY
         self._native = module.apply_side if module is not None else None
-        self._native_json = module.apply_side_json if module is not None else None
+        self._native_json = module.apply_book_json if module is not None else None
 
     @property
     def native(self) -> bool:
@@ -258,20 +263,21 @@ class L2Book:
         native = self._native_json
         if native is None:
             return self._apply_text_py(decode_levels(bids_json), decode_levels(asks_json))
-        big = _BIG
-        best, stopped = native(
-            self._bids, self._bid_heap, bids_json, self._best_bid, True, self.price_scale, self.qty_scale, big
+        best_bid, best_ask, status, index = native(
+            self._bids, self._bid_heap, self._asks, self._ask_heap, bids_json, asks_json,
+            self._best_bid, self._best_ask, self.price_scale, self.qty_scale, _BIG,
         )
-        self._best_bid = best
-        if stopped >= 0:
-            return self._apply_text_py(decode_levels(bids_json)[stopped:], decode_levels(asks_json))
-        best, stopped = native(
-            self._asks, self._ask_heap, asks_json, self._best_ask, False, self.price_scale, self.qty_scale, big
-        )
-        self._best_ask = best
-        if stopped >= 0:
-            return self._apply_text_py((), decode_levels(asks_json)[stopped:])
-        return self._compact_and_crossed()
+        self._best_bid = best_bid
+        self._best_ask = best_ask
+        if status == _APPLIED:
+            return False
+        if status == _CROSSED:
+            return True
+        if status == _FINISH:
+            return self._compact_and_crossed()
+        if status == _BIDS_STOPPED:
+            return self._apply_text_py(decode_levels(bids_json)[index:], decode_levels(asks_json))
+        return self._apply_text_py((), decode_levels(asks_json)[index:])
 
     def _compact_and_crossed(self) -> bool:
         """After the compiled loop: rebuild a heap that is mostly dead entries; the crossed check."""
