@@ -425,7 +425,6 @@ def run(quick: bool) -> list[Result]:
 
     rows: list[Result] = []
     pipeline = "book.binance_diff_pipeline"
-    samples = {}
     variants = (
         ("stanchion", _ours),
         ("stanchion via session.on_frame", _ours_session),
@@ -435,8 +434,12 @@ def run(quick: bool) -> list[Result]:
         ("cryptofeed-style", _cryptofeed_style),
         ("nautilus_trader 1.221", _nautilus),
     )
-    for name, fn in variants:
-        samples[name] = _timed_stream(fn, snapshot, frames, repeats)
+    # Round-robin: one timed pass of every pipeline per repeat, so a drift of the
+    # machine's speed during the run (a shared VM) moves all of them alike.
+    samples = {name: [] for name, _ in variants}
+    for _ in range(repeats):
+        for name, fn in variants:
+            samples[name] += _timed_stream(fn, snapshot, frames, 1)
     for name, values in samples.items():
         rows.append(
             Result(pipeline, name, median(values), "us/msg", samples=values, baseline="cryptofeed-style",
