@@ -21,6 +21,7 @@ $(BIN)/python:
 # Reinstall when the dependency list or the compiled book loop changes (setup.py builds
 # stanchion.book._native with the machine's C compiler; decision 0003 §7).
 $(STAMP): pyproject.toml setup.py src/stanchion/book/_native.c | $(BIN)/python
+	bash scripts/install-build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
