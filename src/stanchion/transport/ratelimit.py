@@ -188,6 +188,28 @@ class RateLimiter:
             "banned_total": self._banned,
         }
 
+    def set_budgets(self, budgets: Sequence[Budget]) -> None:
+        """Follow the venue's limits (read from the venue: they change over time).
+
+        A budget whose key exists keeps its current window's count under the new
+        limit; a new key starts counting now; a key the venue no longer lists is
+        dropped (its costs are then ignored, as for any unknown key).
+        """
+        wanted = {b.key: b for b in budgets}
+        for key in list(self._windows):
+            if key not in wanted:
+                del self._windows[key]
+        for key, budget in wanted.items():
+            window = self._windows.get(key)
+            if window is None:
+                self._windows[key] = _Window(budget)
+            else:
+                window.budget = budget
+
+    def budgets(self) -> list[Budget]:
+        """The budgets in force."""
+        return [window.budget for window in self._windows.values()]
+
     # --- charging ------------------------------------------------------------
 
     def try_acquire(self, costs: Mapping[str, int]) -> Ticket | float:

@@ -21,14 +21,14 @@ from stanchion.core.errors import RateLimitedError
 from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimitSpec
 from stanchion.sim.binance.faults import Fault
 from stanchion.transport.ratelimit import Budget, RateLimiter, Usage
 from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig, BinanceRateLimitPolicy
 from stanchion.venues.binance.auth import HmacSigner
 from stanchion.venues.binance.codec import decode_ws_api_error_data, decode_ws_api_response
 from stanchion.venues.binance.errors import BinanceBannedError, classify
-from stanchion.venues.binance.ratelimit import parse_rate_limits, ws_api_retry_after_s
+from stanchion.venues.binance.ratelimit import Limit, limits_from_rate_limits, parse_rate_limits, ws_api_retry_after_s
 from tests.venues.binance.adapter_support import Sink, until
 
 IP = "127.0.0.1"
@@ -153,7 +153,7 @@ def resting_buy(adapter: BinanceAdapter, cid: str) -> SubmitOrder:
 
 def used(adapter: BinanceAdapter) -> dict[str, int]:
     """What the shared limiter counts per budget in the current window."""
-    limits = {b.key: b.limit for b in BinanceRateLimitPolicy().budgets()}
+    limits = {b.key: b.limit for b in adapter.rate_limiter.budgets()}
     return {key: round(ratio * limits[key]) for key, ratio in adapter.rate_limiter.usage_ratio().items()}
 
 
@@ -198,19 +198,22 @@ async def test_the_answers_counts_are_adopted_and_an_exhausted_budget_refuses_th
 ) -> None:
     adapter, sink = connected
     await clear_of_window_ends(5.0)
-    # Another process behind the same IP and account: 4000 weight and 44 orders the adapter never saw.
+    # The simulator publishes Binance's production limits (100 orders per 10 s), which the
+    # adapter budgets. Another process behind the same IP and account: 4000 weight and 89
+    # orders the adapter never saw.
+    assert {b.key: b.limit for b in adapter.rate_limiter.budgets()}[ORDERS_10S] == 100
     sim.limiter.charge_ip(IP, 4000, sim.now_ms())
-    for _ in range(44):
+    for _ in range(89):
         sim.limiter.charge_order(ACCOUNT, sim.now_ms())
     assert used(adapter)[ORDERS_10S] == 0
     adapter.submit(resting_buy(adapter, "wsrl-adopt-1"))
     await until(lambda: OrderStatus.NEW in sink.statuses("wsrl-adopt-1"))
     counts = used(adapter)
-    assert counts[ORDERS_10S] == 45 and counts[ORDERS_1D] == 45  # the venue's count replaced ours (1)
+    assert counts[ORDERS_10S] == 90 and counts[ORDERS_1D] == 90  # the venue's count replaced ours (1)
     assert counts[WEIGHT] >= 4001
-    # The highest ratio: 45 of the 50 orders per 10 s the limiter budgets.
-    assert adapter.rate_limit_usage() == pytest.approx(45 / 50)
-    # 45 is the budget's allowance (90 % of 50): the next order is refused here, never sent.
+    # The highest ratio: 90 of the 100 orders per 10 s the limiter budgets.
+    assert adapter.rate_limit_usage() == pytest.approx(90 / 100)
+    # 90 is the budget's allowance (90 % of 100): the next order is refused here, never sent.
     adapter.submit(resting_buy(adapter, "wsrl-adopt-2"))
     await until(lambda: rejected(sink, "wsrl-adopt-2") is not None)
     assert "budget exhausted" in (rejected(sink, "wsrl-adopt-2") or "")
@@ -321,3 +324,61 @@ async def test_the_simulator_answers_429_and_418_on_the_ws_api_in_binances_forma
         # The ban is the IP's: REST is refused too, with Retry-After in seconds.
         async with http.get(sim.rest_url + "/api/v3/ping") as response:
             assert response.status == 418 and 1 <= int(response.headers["Retry-After"]) <= 3
+
+
+# --- the venue's limits, not only its counts ----------------------------------------------------
+
+
+def test_the_policy_adopts_the_venues_limits_whole_from_exchange_info_and_per_entry_from_answers() -> None:
+    policy = BinanceRateLimitPolicy()
+    assert policy.set_limits(limits_from_rate_limits(decode_ws_api_response(DOC_PLACED).rateLimits)) is False
+    lower = (Limit("REQUEST_WEIGHT", 60, 1200), Limit("ORDERS", 10, 7), Limit("RAW_REQUESTS", 300, 61000))
+    assert policy.set_limits(lower) is True  # exchangeInfo: the whole list (RAW_REQUESTS is not budgeted)
+    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 1200, ORDERS_10S: 7}
+    # A WebSocket API answer lists only what its request counts against: the rest is kept.
+    assert policy.set_limits((Limit("REQUEST_WEIGHT", 60, 3000),), complete=False) is True
+    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 3000, ORDERS_10S: 7}
+    assert policy.set_limits((), complete=True) is False  # a body without rateLimits changes nothing
+    assert policy.ws_weight("order.place") == {WEIGHT: 1, ORDERS_10S: 1}  # no 1-day budget any more
+
+
+def test_the_limiter_keeps_a_windows_count_under_a_new_limit_and_drops_what_the_venue_no_longer_lists() -> None:
+    clock = TestClock(wall_ns=1_700_000_000 * 10**9)
+    limiter = RateLimiter(BinanceRateLimitPolicy().budgets(), clock=clock)
+    ticket = limiter.acquire_now({WEIGHT: 40, ORDERS_10S: 3, ORDERS_1D: 3})
+    limiter.complete(ticket)
+    limiter.set_budgets([Budget(WEIGHT, 100, 60.0, 1.0), Budget(ORDERS_10S, 5, 10.0, 1.0)])
+    assert limiter.usage_ratio() == {WEIGHT: pytest.approx(0.4), ORDERS_10S: pytest.approx(0.6)}
+    limiter.acquire_now({WEIGHT: 60, ORDERS_10S: 2})
+    with pytest.raises(RateLimitedError, match="budget exhausted"):
+        limiter.acquire_now({WEIGHT: 1})
+
+
+async def test_the_adapter_budgets_the_limits_the_venue_publishes() -> None:
+    limits = (
+        RateLimitSpec("REQUEST_WEIGHT", "MINUTE", 1, 1200),
+        RateLimitSpec("ORDERS", "SECOND", 10, 10),
+        RateLimitSpec("ORDERS", "DAY", 1, 1000),
+    )
+    async with BinanceSimServer(SimServerConfig(rate=20, rate_limits=limits)) as venue:
+        adapter = make_adapter(venue)
+        sink = Sink()
+        try:
+            await adapter.start(sink)  # exchangeInfo first: its rateLimits become the budgets
+            assert {b.key: b.limit for b in adapter.rate_limiter.budgets()} == {
+                WEIGHT: 1200, ORDERS_10S: 10, ORDERS_1D: 1000
+            }
+            assert await adapter.wait_books_live(15.0)
+            await clear_of_window_ends(5.0)
+            # 90 % of 10 orders per 10 s: the ninth order in the window is refused here, never sent.
+            cids = [f"wsrl-limits-{i}" for i in range(10)]
+            for cid in cids:
+                adapter.submit(resting_buy(adapter, cid))
+            await until(lambda: all(sink.statuses(c) or rejected(sink, c) for c in cids))
+            refused = [c for c in cids if rejected(sink, c)]
+            assert refused == cids[9:], refused
+            assert "budget exhausted" in (rejected(sink, cids[9]) or "")
+            assert not at_venue(venue, cids[9])
+            assert adapter.rate_limit_usage() == pytest.approx(9 / 10)
+        finally:
+            await adapter.stop()

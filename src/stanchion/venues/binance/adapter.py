@@ -103,6 +103,7 @@ from stanchion.venues.binance.ratelimit import (
     WS_API_ORDER_COUNT,
     Limit,
     UsageHeaders,
+    limits_from_rate_limits,
     parse_rate_limits,
     parse_usage_headers,
     rate_limit_window_s,
@@ -112,7 +113,7 @@ from stanchion.venues.binance.ratelimit import (
 )
 from stanchion.venues.binance.schemas import BinanceRateLimit, BinanceWsApiResponse
 from stanchion.venues.binance.session import BinanceStreamSession
-from stanchion.venues.binance.symbols import parse_exchange_info
+from stanchion.venues.binance.symbols import parse_exchange_info_and_limits
 from stanchion.venues.binance.timesync import ClockOffset, TimeSample
 from stanchion.venues.ports import AccountSnapshot
 
@@ -180,6 +181,14 @@ def budget_key(kind: str, interval_s: int) -> str:
     return f"{kind}:{interval_s}"
 
 
+def _budgeted(limits: Iterable[Limit]) -> tuple[Limit, ...]:
+    """The limits we budget (request weight, order counts), in one order whatever the venue's."""
+    return tuple(sorted(
+        (limit for limit in limits if limit.kind in ("REQUEST_WEIGHT", "ORDERS")),
+        key=lambda limit: (limit.kind, limit.interval_s),
+    ))
+
+
 class BinanceRateLimitPolicy:
     """:class:`stanchion.transport.ratelimit.RateLimitPolicy` for Binance Spot REST, and the
     same budgets' costs and counts for the WebSocket API (they share the venue's limits).
@@ -194,7 +203,7 @@ class BinanceRateLimitPolicy:
     __slots__ = ("_headroom", "_limits")
 
     def __init__(self, limits: tuple[Limit, ...] = DEFAULT_LIMITS, *, headroom: float = 0.9) -> None:
-        self._limits = tuple(limit for limit in limits if limit.kind in ("REQUEST_WEIGHT", "ORDERS"))
+        self._limits = _budgeted(limits)
         self._headroom = headroom
 
     def budgets(self) -> list[Budget]:
@@ -202,6 +211,30 @@ class BinanceRateLimitPolicy:
             Budget(budget_key(limit.kind, limit.interval_s), limit.limit, float(limit.interval_s), self._headroom)
             for limit in self._limits
         ]
+
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        return self._limits
+
+    def set_limits(self, limits: tuple[Limit, ...], *, complete: bool = True) -> bool:
+        """Adopt the venue's limits; True when they changed.
+
+        ``complete``: the venue's whole list (``exchangeInfo.rateLimits``), which replaces
+        ours; otherwise a WebSocket API answer's ``rateLimits``, which lists only the
+        limits that request counts against: those are updated, the others kept. An
+        empty list (a body without ``rateLimits``) changes nothing.
+        """
+        kept = _budgeted(limits)
+        if not kept:
+            return False
+        if not complete:
+            merged = {(limit.kind, limit.interval_s): limit for limit in self._limits}
+            merged.update({(limit.kind, limit.interval_s): limit for limit in kept})
+            kept = _budgeted(merged.values())
+        if kept == self._limits:
+            return False
+        self._limits = kept
+        return True
 
     def weight(self, method: str, path: str, params: Mapping[str, str]) -> dict[str, int]:
         try:
@@ -376,7 +409,8 @@ class BinanceAdapter:
         await self._open_http()
         wanted = [s.upper() for s in (symbols or self._symbols)]
         body = await self._rest("GET", "/api/v3/exchangeInfo", {}, signed=False)
-        everything = parse_exchange_info(body)
+        everything, limits = parse_exchange_info_and_limits(body)
+        self._adopt_limits(limits)
         missing = [s for s in wanted if s not in everything]
         if missing:
             raise StanchionError(f"{self.name}: symbols not trading at the venue: {', '.join(missing)}")
@@ -826,8 +860,20 @@ class BinanceAdapter:
             self._user_subscribed.clear()
             self._resubscribe_user_stream()
 
+    def _adopt_limits(self, limits: tuple[Limit, ...], *, complete: bool = True) -> None:
+        """The venue's limits (its own numbers, which change over time) become the budgets."""
+        if self._policy.set_limits(limits, complete=complete):
+            self._limiter.set_budgets(self._policy.budgets())
+            _log.info(
+                "rate_limits_adopted venue=%s limits=%s",
+                self.name,
+                ",".join(f"{limit.kind}:{limit.interval_s}s={limit.limit}" for limit in self._policy.limits),
+            )
+
     def _on_api_response(self, response: BinanceWsApiResponse, frame: bytes | None = None) -> None:
         """One answer; ``frame`` (its bytes) is read again only for a 429/418's ``error.data``."""
+        if response.rateLimits:
+            self._adopt_limits(limits_from_rate_limits(response.rateLimits), complete=False)
         self._note_reported_usage(response.rateLimits)
         usages = self._policy.parse_ws_rate_limits(response.rateLimits)
         request_id = response.id

@@ -225,6 +225,18 @@ def limits_from_exchange_info(rate_limits: list[Mapping[str, object]]) -> tuple[
     return tuple(out)
 
 
+def limits_from_rate_limits(rate_limits: Iterable[BinanceRateLimit]) -> tuple[Limit, ...]:
+    """``rateLimits`` entries (``exchangeInfo`` or a WebSocket API answer) → the venue's
+    :class:`Limit` list, in the venue's order; unknown intervals and non-positive limits skipped."""
+    out = []
+    for item in rate_limits:
+        seconds = rate_limit_window_s(item)
+        if seconds is None or item.limit <= 0:
+            continue
+        out.append(Limit(item.rateLimitType, seconds, item.limit))
+    return tuple(out)
+
+
 class WeightBudget:
     """Usage of the venue's limits as the venue reports it (headers are the truth).
 

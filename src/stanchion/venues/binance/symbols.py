@@ -18,6 +18,7 @@ from stanchion.core.errors import ParseError
 from stanchion.core.fixedpoint import pow10
 from stanchion.model.instrument import Instrument
 from stanchion.venues.binance.codec import BINANCE_SCALE, VENUE, BinanceParseError, parse_number
+from stanchion.venues.binance.ratelimit import Limit, limits_from_rate_limits
 from stanchion.venues.binance.schemas import BinanceExchangeInfo, BinanceSymbolInfo
 
 _exchange_info: Final = msgspec.json.Decoder(BinanceExchangeInfo)
@@ -75,12 +76,20 @@ def instrument_from_symbol(info: BinanceSymbolInfo) -> Instrument:
 
 def parse_exchange_info(body: bytes, *, trading_only: bool = True) -> dict[str, Instrument]:
     """Every symbol of an exchangeInfo body (only ``status == TRADING`` by default)."""
+    return parse_exchange_info_and_limits(body, trading_only=trading_only)[0]
+
+
+def parse_exchange_info_and_limits(
+    body: bytes, *, trading_only: bool = True
+) -> tuple[dict[str, Instrument], tuple[Limit, ...]]:
+    """:func:`parse_exchange_info` and the venue's ``rateLimits`` (one decode of a large body)."""
     try:
         info = _exchange_info.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BinanceParseError(f"binance: malformed exchangeInfo: {exc}") from exc
-    return {
+    instruments = {
         s.symbol: instrument_from_symbol(s)
         for s in info.symbols
         if not trading_only or s.status == "TRADING"
     }
+    return instruments, limits_from_rate_limits(info.rateLimits)
