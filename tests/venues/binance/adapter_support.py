@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from stanchion.book.l2 import L2Book
 from stanchion.model.execution import ExecutionReport
 from stanchion.model.orders import OrderStatus
-from stanchion.venues.binance.adapter import AdapterEvents
+from stanchion.sim.binance import BinanceSimServer
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stanchion.venues.binance.adapter import AdapterEvents, BinanceAdapter, BinanceAdapterConfig
+from stanchion.venues.binance.auth import HmacSigner
 
 
 @dataclass
@@ -73,3 +77,31 @@ async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():  # noqa: ASYNC110 - polling a plain predicate, bounded by the timeout
             await asyncio.sleep(0.01)
+
+
+def make_adapter(
+    sim: BinanceSimServer,
+    *,
+    name: str = "binance",
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),
+    events: AdapterEvents | None = None,
+    **overrides: object,
+) -> BinanceAdapter:
+    """An adapter on ``sim``'s URLs with the simulator's default key; ``overrides``: config fields."""
+    config = BinanceAdapterConfig(
+        name=name, rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
+        symbols=symbols, subscribe_interval_s=0.0, **overrides,  # type: ignore[arg-type]
+    )
+    return BinanceAdapter(config, HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET), events=events)
+
+
+@contextlib.asynccontextmanager
+async def started(adapter: BinanceAdapter, live_within_s: float = 15.0) -> AsyncIterator[Sink]:
+    """The adapter started on a recording sink with its books LIVE; stopped on exit."""
+    sink = Sink()
+    try:
+        await adapter.start(sink)
+        assert await adapter.wait_books_live(live_within_s)
+        yield sink
+    finally:
+        await adapter.stop()

@@ -13,9 +13,9 @@ from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
 from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.sim.binance.faults import Fault
-from stanchion.venues.binance.adapter import AdapterEvents, BinanceAdapter, BinanceAdapterConfig
+from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig
 from stanchion.venues.binance.auth import HmacSigner
-from tests.venues.binance.adapter_support import Query, Sink, StateLog, until
+from tests.venues.binance.adapter_support import Query, Sink, StateLog, make_adapter, started, until
 
 
 @pytest.fixture
@@ -24,24 +24,11 @@ async def sim() -> AsyncIterator[BinanceSimServer]:
         yield server
 
 
-def make_adapter(sim: BinanceSimServer, events: AdapterEvents | None = None, **overrides: object) -> BinanceAdapter:
-    config = BinanceAdapterConfig(
-        name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
-        symbols=("BTCUSDT", "ETHUSDT"), subscribe_interval_s=0.0, **overrides,  # type: ignore[arg-type]
-    )
-    return BinanceAdapter(config, HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET), events=events)
-
-
 @pytest.fixture
 async def connected(sim: BinanceSimServer) -> AsyncIterator[tuple[BinanceAdapter, Sink]]:
     adapter = make_adapter(sim, request_timeout_s=1.0)
-    sink = Sink()
-    try:
-        await adapter.start(sink)
-        assert await adapter.wait_books_live(15.0)
+    async with started(adapter) as sink:
         yield adapter, sink
-    finally:
-        await adapter.stop()
 
 
 def far_bid(adapter: BinanceAdapter, symbol: str) -> int:
@@ -148,7 +135,7 @@ async def test_gap_resyncs_one_symbol_only(connected: tuple[BinanceAdapter, Sink
 
 async def test_silent_stall_goes_stale_within_threshold_plus_one_second(sim: BinanceSimServer) -> None:
     events = StateLog()
-    adapter = make_adapter(sim, events, book_stale_after_s=1.0)
+    adapter = make_adapter(sim, events=events, book_stale_after_s=1.0)
     sink = Sink()
     try:
         await adapter.start(sink)
@@ -168,7 +155,7 @@ async def test_quiet_symbol_is_not_declared_dead(sim: BinanceSimServer) -> None:
     """A symbol with no book changes while the other flows is STALE only past its threshold,
     and the connection is not reconnected for it."""
     events = StateLog()
-    adapter = make_adapter(sim, events, book_stale_after_s=30.0)
+    adapter = make_adapter(sim, events=events, book_stale_after_s=30.0)
     sink = Sink()
     try:
         await adapter.start(sink)

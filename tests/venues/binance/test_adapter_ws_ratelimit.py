@@ -21,15 +21,14 @@ from stanchion.core.errors import RateLimitedError
 from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimitSpec
+from stanchion.sim.binance.config import RateLimitSpec
 from stanchion.sim.binance.faults import Fault
 from stanchion.transport.ratelimit import Budget, RateLimiter, Usage
-from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig, BinanceRateLimitPolicy
-from stanchion.venues.binance.auth import HmacSigner
+from stanchion.venues.binance.adapter import BinanceAdapter, BinanceRateLimitPolicy
 from stanchion.venues.binance.codec import decode_ws_api_error_data, decode_ws_api_response
 from stanchion.venues.binance.errors import BinanceBannedError, classify
 from stanchion.venues.binance.ratelimit import Limit, limits_from_rate_limits, parse_rate_limits, ws_api_retry_after_s
-from tests.venues.binance.adapter_support import Sink, until
+from tests.venues.binance.adapter_support import Sink, make_adapter, started, until
 
 IP = "127.0.0.1"
 ACCOUNT = "default"  # the simulator's account behind its default key
@@ -119,24 +118,15 @@ async def sim() -> AsyncIterator[BinanceSimServer]:
         yield server
 
 
-def make_adapter(sim: BinanceSimServer) -> BinanceAdapter:
-    config = BinanceAdapterConfig(
-        name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
-        symbols=("BTCUSDT",), subscribe_interval_s=0.0, request_timeout_s=2.0, snapshot_limit=100,
-    )
-    return BinanceAdapter(config, HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET))
+def ws_adapter(sim: BinanceSimServer) -> BinanceAdapter:
+    return make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=2.0, snapshot_limit=100)
 
 
 @pytest.fixture
 async def connected(sim: BinanceSimServer) -> AsyncIterator[tuple[BinanceAdapter, Sink]]:
-    adapter = make_adapter(sim)
-    sink = Sink()
-    try:
-        await adapter.start(sink)
-        assert await adapter.wait_books_live(15.0)
+    adapter = ws_adapter(sim)
+    async with started(adapter) as sink:
         yield adapter, sink
-    finally:
-        await adapter.stop()
 
 
 def resting_buy(adapter: BinanceAdapter, cid: str) -> SubmitOrder:
@@ -282,7 +272,7 @@ async def test_a_ws_api_418_stops_every_request_until_the_ban_ends(
 
 async def test_a_429_answer_to_the_user_stream_subscribe_is_retried_after_the_pause(sim: BinanceSimServer) -> None:
     sim.inject(Fault("ws_api_rate_limit_storm", count=1, duration_s=1.0))  # the first WS API request: subscribe
-    adapter = make_adapter(sim)
+    adapter = ws_adapter(sim)
     started = time.monotonic()
     try:
         await adapter.start(Sink())
@@ -361,16 +351,13 @@ async def test_the_adapter_budgets_the_limits_the_venue_publishes() -> None:
         RateLimitSpec("ORDERS", "DAY", 1, 1000),
     )
     async with BinanceSimServer(SimServerConfig(rate=20, rate_limits=limits)) as venue:
-        adapter = make_adapter(venue)
-        sink = Sink()
-        try:
-            await adapter.start(sink)  # exchangeInfo first: its rateLimits become the budgets
+        adapter = ws_adapter(venue)
+        async with started(adapter) as sink:  # exchangeInfo first: its rateLimits become the budgets
             assert {b.key: b.limit for b in adapter.rate_limiter.budgets()} == {
                 WEIGHT: 1200, ORDERS_10S: 10, ORDERS_1D: 1000
             }
-            assert await adapter.wait_books_live(15.0)
             await clear_of_window_ends(5.0)
-            # 90 % of 10 orders per 10 s: the ninth order in the window is refused here, never sent.
+            # 90 % of 10 orders per 10 s: the tenth order in the window is refused here, never sent.
             cids = [f"wsrl-limits-{i}" for i in range(10)]
             for cid in cids:
                 adapter.submit(resting_buy(adapter, cid))
@@ -380,5 +367,3 @@ async def test_the_adapter_budgets_the_limits_the_venue_publishes() -> None:
             assert "budget exhausted" in (rejected(sink, cids[9]) or "")
             assert not at_venue(venue, cids[9])
             assert adapter.rate_limit_usage() == pytest.approx(9 / 10)
-        finally:
-            await adapter.stop()

@@ -15,12 +15,11 @@ import pytest
 from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, RateLimitSpec
+from stanchion.sim.binance.config import RateLimitSpec
 from stanchion.sim.binance.faults import Fault
 from stanchion.sim.types import MarketConfig
-from stanchion.venues.binance.adapter import AdapterEvents, BinanceAdapter, BinanceAdapterConfig
-from stanchion.venues.binance.auth import HmacSigner
-from tests.venues.binance.adapter_support import Query, Sink, StateLog, until
+from stanchion.venues.binance.adapter import BinanceAdapter
+from tests.venues.binance.adapter_support import Query, Sink, StateLog, make_adapter, until
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 FAULT_WINDOW_S = 3.0
@@ -28,18 +27,6 @@ FAULT_WINDOW_S = 3.0
 
 def sim_config(**overrides: object) -> SimServerConfig:
     return SimServerConfig(rate=20, ping_interval_s=0.5, pong_timeout_s=30, **overrides)  # type: ignore[arg-type]
-
-
-def make_adapter(sim: BinanceSimServer, name: str, events: AdapterEvents) -> BinanceAdapter:
-    return BinanceAdapter(
-        BinanceAdapterConfig(
-            name=name, rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
-            symbols=SYMBOLS, subscribe_interval_s=0.0, request_timeout_s=1.0, book_stale_after_s=1.0,
-            liveness_timeout_s=1.5, snapshot_limit=500,
-        ),
-        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
-        events=events,
-    )
 
 
 @dataclass
@@ -66,7 +53,10 @@ async def venues(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Venue, V
         out = []
         for sim, name in ((sim_a, "binance"), (sim_b, "binance2")):
             events = StateLog()
-            out.append(Venue(sim, make_adapter(sim, name, events), Sink(), events))
+            out.append(Venue(sim, make_adapter(
+                sim, name=name, symbols=SYMBOLS, events=events, request_timeout_s=1.0, book_stale_after_s=1.0,
+                liveness_timeout_s=1.5, snapshot_limit=500,
+            ), Sink(), events))
         try:
             for venue in out:
                 await venue.adapter.start(venue.sink)
