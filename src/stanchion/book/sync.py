@@ -221,14 +221,7 @@ class BookSyncer:
             return self._restart(ResyncReason.GAP, expected=last + 1, got=delta.first_update_id, keep=delta)
         book = self._book
         book.apply(delta.bids, delta.asks)
-        self._last_update_id = delta.final_update_id
-        self.stats.diffs_applied += 1
-        if book.is_crossed():
-            return self._restart(ResyncReason.CROSSED, expected=None, got=delta.final_update_id, keep=None)
-        if self._state is SyncState.STALE:
-            self._trigger(SyncTrigger.VALID_UPDATE)
-            return (BookLive(self.symbol, delta.final_update_id),)
-        return _NO_ACTIONS
+        return self._applied(delta.final_update_id, book.is_crossed())
 
     def on_text_diff(
         self,
@@ -266,14 +259,7 @@ class BookSyncer:
             crossed = self._book.apply_text_crossed(bids, asks)
         except ParseError as exc:
             return self._malformed(final_update_id, exc)
-        self._last_update_id = final_update_id
-        self.stats.diffs_applied += 1
-        if crossed:
-            return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
-        if self._state is SyncState.STALE:
-            self._trigger(SyncTrigger.VALID_UPDATE)
-            return (BookLive(self.symbol, final_update_id),)
-        return _NO_ACTIONS
+        return self._applied(final_update_id, crossed)
 
     def on_json_diff(
         self,
@@ -301,14 +287,7 @@ class BookSyncer:
                     crossed = self._book.apply_json_crossed(bids_json, asks_json)
                 except ParseError as exc:
                     return self._malformed(final_update_id, exc)
-                self._last_update_id = final_update_id
-                self.stats.diffs_applied += 1
-                if crossed:
-                    return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
-                if state is SyncState.STALE:
-                    self._trigger(SyncTrigger.VALID_UPDATE)
-                    return (BookLive(self.symbol, final_update_id),)
-                return _NO_ACTIONS
+                return self._applied(final_update_id, crossed)
         try:
             bids, asks = decode_levels(bids_json), decode_levels(asks_json)
         except ParseError as exc:
@@ -317,6 +296,17 @@ class BookSyncer:
             # a gap whose diff does not decode: resync; the next valid diff starts the new attempt
             return self._restart(ResyncReason.GAP, expected=last + 1, got=first_update_id, keep=None)
         return self.on_text_diff(first_update_id, final_update_id, event_time_ms, bids, asks)
+
+    def _applied(self, final_update_id: int, crossed: bool) -> Sequence[SyncAction]:
+        """After a diff went into the LIVE or STALE book: a crossed book resyncs, a STALE one is LIVE again."""
+        self._last_update_id = final_update_id
+        self.stats.diffs_applied += 1
+        if crossed:
+            return self._restart(ResyncReason.CROSSED, expected=None, got=final_update_id, keep=None)
+        if self._state is SyncState.STALE:
+            self._trigger(SyncTrigger.VALID_UPDATE)
+            return (BookLive(self.symbol, final_update_id),)
+        return _NO_ACTIONS
 
     def _trigger(self, trigger: SyncTrigger) -> None:
         self._state = self._machine.trigger(trigger)
