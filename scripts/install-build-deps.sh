@@ -19,11 +19,5 @@ fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "building stanchion.book._native needs: ${need[*]} (install them, or set STANCHION_PURE_PYTHON=1)" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-echo "installing build packages: ${need[*]}"
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+. "$(dirname "$0")/apt-install.sh"
+apt_install "build packages for stanchion.book._native (or set STANCHION_PURE_PYTHON=1)" "${need[@]}"
