@@ -9,11 +9,8 @@ import pytest
 from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
-from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.sim.binance.faults import Fault
-from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig
-from stanchion.venues.binance.auth import HmacSigner
-from tests.venues.binance.adapter_support import Query, Sink, until
+from tests.venues.binance.adapter_support import Query, Sink, make_adapter, until
 
 
 @pytest.fixture
@@ -25,13 +22,7 @@ async def sim() -> AsyncIterator[BinanceSimServer]:
 async def test_a_subscription_refused_for_clock_skew_is_retried_after_fresh_time_samples(
     sim: BinanceSimServer,
 ) -> None:
-    adapter = BinanceAdapter(
-        BinanceAdapterConfig(
-            name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
-            symbols=("BTCUSDT",), subscribe_interval_s=0.0, request_timeout_s=1.0,
-        ),
-        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
-    )
+    adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=1.0)
     sink = Sink()
     try:
         await adapter.start(sink)
@@ -63,13 +54,7 @@ async def test_a_subscription_refused_for_clock_skew_is_retried_after_fresh_time
 async def test_a_burst_of_minus_1021_refreshes_the_clock_once_and_repeated_queries_are_not_doubled(
     sim: BinanceSimServer,
 ) -> None:
-    adapter = BinanceAdapter(
-        BinanceAdapterConfig(
-            name="binance", rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
-            symbols=("BTCUSDT",), subscribe_interval_s=0.0, request_timeout_s=1.0,
-        ),
-        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
-    )
+    adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=1.0)
     sink = Sink()
     try:
         await adapter.start(sink)
