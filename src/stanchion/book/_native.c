@@ -68,6 +68,653 @@ parse_shape(PyObject *text, Py_ssize_t scale, int64_t *out)
     return parse_chars((const unsigned char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), scale, out);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * LevelMap: one side of a book, price -> qty, both int64, in an open-addressing table.
+ *
+ * A dict of Python ints cost a new int object per key and value, a hash, a probe chain and a
+ * rich compare per level update: ~60 % of the compiled loop's instructions (decision 0003 §8).
+ * The table stores the ints themselves: linear probing, a multiplicative hash (prices are
+ * multiples of a tick: their low bits carry nothing), load factor <= 1/2, backward-shift
+ * deletion (no tombstones). It behaves as a dict[int, int] for Python code (mapping protocol,
+ * get, pop, items, keys, values, clear, ==), so the Python reference path runs on it unchanged.
+ *
+ * Entries whose key or value does not fit an int64 (a parse_fixed price of 20 whole digits)
+ * or whose key is INT64_MIN (the empty-slot marker) live in `wide`, a plain dict; a key is in
+ * one of the two, never both.
+ * ------------------------------------------------------------------------------------------ */
+
+#define LM_EMPTY INT64_MIN
+#define LM_MIN_CAP 16
+
+typedef struct {
+    PyObject_HEAD
+    int64_t *slots; /* cap pairs (key, value); key LM_EMPTY is a free slot */
+    Py_ssize_t mask; /* cap - 1, cap a power of two */
+    Py_ssize_t used;
+    int shift; /* 64 - log2(cap) */
+    PyObject *wide; /* dict or NULL */
+} LevelMapObject;
+
+static PyTypeObject LevelMapType;
+
+#define LevelMap_Check(op) Py_IS_TYPE((op), &LevelMapType)
+
+static inline Py_ssize_t
+lm_home(const LevelMapObject *m, int64_t key)
+{
+    return (Py_ssize_t)(((uint64_t)key * 0x9E3779B97F4A7C15ULL) >> m->shift);
+}
+
+static int
+lm_alloc(LevelMapObject *m, Py_ssize_t cap)
+{
+    int64_t *slots = PyMem_Malloc((size_t)cap * 2 * sizeof(int64_t));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < cap; i++) {
+        slots[2 * i] = LM_EMPTY;
+    }
+    int bits = 0;
+    while (((Py_ssize_t)1 << bits) < cap) {
+        bits++;
+    }
+    m->slots = slots;
+    m->mask = cap - 1;
+    m->shift = 64 - bits;
+    m->used = 0;
+    return 0;
+}
+
+/* Index of key's slot, or -1. */
+static inline Py_ssize_t
+lm_find(const LevelMapObject *m, int64_t key)
+{
+    Py_ssize_t i = lm_home(m, key);
+    const int64_t *slots = m->slots;
+    for (;;) {
+        int64_t k = slots[2 * i];
+        if (k == key) {
+            return i;
+        }
+        if (k == LM_EMPTY) {
+            return -1;
+        }
+        i = (i + 1) & m->mask;
+    }
+}
+
+static int lm_resize(LevelMapObject *m, Py_ssize_t cap);
+
+/* Insert a key known to be absent (no resize check). */
+static inline void
+lm_insert_absent(LevelMapObject *m, int64_t key, int64_t value)
+{
+    Py_ssize_t i = lm_home(m, key);
+    int64_t *slots = m->slots;
+    while (slots[2 * i] != LM_EMPTY) {
+        i = (i + 1) & m->mask;
+    }
+    slots[2 * i] = key;
+    slots[2 * i + 1] = value;
+    m->used++;
+}
+
+static int
+lm_resize(LevelMapObject *m, Py_ssize_t cap)
+{
+    int64_t *old = m->slots;
+    Py_ssize_t old_cap = m->mask + 1;
+    Py_ssize_t used = m->used;
+    if (lm_alloc(m, cap) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < old_cap; i++) {
+        if (old[2 * i] != LM_EMPTY) {
+            lm_insert_absent(m, old[2 * i], old[2 * i + 1]);
+        }
+    }
+    PyMem_Free(old);
+    assert(m->used == used);
+    (void)used;
+    return 0;
+}
+
+/* Set key (a fast key: != LM_EMPTY). 1: a new key, 0: replaced, -1: MemoryError. */
+static inline int
+lm_set(LevelMapObject *m, int64_t key, int64_t value)
+{
+    Py_ssize_t i = lm_home(m, key);
+    int64_t *slots = m->slots;
+    for (;;) {
+        int64_t k = slots[2 * i];
+        if (k == key) {
+            slots[2 * i + 1] = value;
+            return 0;
+        }
+        if (k == LM_EMPTY) {
+            break;
+        }
+        i = (i + 1) & m->mask;
+    }
+    if (2 * (m->used + 1) > m->mask + 1) {
+        if (lm_resize(m, 2 * (m->mask + 1)) < 0) {
+            return -1;
+        }
+        lm_insert_absent(m, key, value);
+        return 1;
+    }
+    slots[2 * i] = key;
+    slots[2 * i + 1] = value;
+    m->used++;
+    return 1;
+}
+
+/* Remove the entry at slot i (backward-shift deletion keeps every probe chain unbroken). */
+static inline void
+lm_remove_at(LevelMapObject *m, Py_ssize_t i)
+{
+    int64_t *slots = m->slots;
+    Py_ssize_t mask = m->mask;
+    Py_ssize_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        int64_t k = slots[2 * j];
+        if (k == LM_EMPTY) {
+            break;
+        }
+        Py_ssize_t home = lm_home(m, k);
+        /* the entry at j may move back to i unless its home lies cyclically in (i, j] */
+        if (((j - home) & mask) < ((j - i) & mask)) {
+            continue;
+        }
+        slots[2 * i] = k;
+        slots[2 * i + 1] = slots[2 * j + 1];
+        i = j;
+    }
+    slots[2 * i] = LM_EMPTY;
+    m->used--;
+}
+
+/* Remove key; 1 removed, 0 absent. */
+static inline int
+lm_del(LevelMapObject *m, int64_t key)
+{
+    Py_ssize_t i = lm_find(m, key);
+    if (i < 0) {
+        return 0;
+    }
+    lm_remove_at(m, i);
+    return 1;
+}
+
+static inline int
+lm_has_wide(const LevelMapObject *m)
+{
+    return m->wide != NULL && PyDict_GET_SIZE(m->wide) > 0;
+}
+
+/* A Python key as a fast key: 1 (in *out), 0 not an int64 fast key (wide), -1 not an int (TypeError set). */
+static int
+lm_key(PyObject *key, int64_t *out)
+{
+    if (!PyLong_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "LevelMap keys are ints, not %.100s", Py_TYPE(key)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(key, &overflow);
+    if (*out == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return !overflow && *out != LM_EMPTY;
+}
+
+static Py_ssize_t
+lm_length(LevelMapObject *m)
+{
+    return m->used + (m->wide != NULL ? PyDict_GET_SIZE(m->wide) : 0);
+}
+
+/* New reference to the value of key, NULL with no error set when absent, NULL with an error on error. */
+static PyObject *
+lm_lookup(LevelMapObject *m, PyObject *key)
+{
+    int64_t k;
+    int fast = lm_key(key, &k);
+    if (fast < 0) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear(); /* a non-int key is simply absent, as in a dict of ints */
+        }
+        return NULL;
+    }
+    if (fast) {
+        Py_ssize_t i = lm_find(m, k);
+        if (i >= 0) {
+            return PyLong_FromLongLong(m->slots[2 * i + 1]);
+        }
+    }
+    if (m->wide != NULL) {
+        PyObject *value = PyDict_GetItemWithError(m->wide, key);
+        if (value != NULL) {
+            Py_INCREF(value);
+            return value;
+        }
+    }
+    return NULL;
+}
+
+/* Set (value != NULL) or delete (value == NULL; KeyError when absent). 0 ok, -1 error. */
+static int
+lm_ass(LevelMapObject *m, PyObject *key, PyObject *value)
+{
+    int64_t k;
+    int fast = lm_key(key, &k);
+    if (fast < 0) {
+        return -1;
+    }
+    if (value == NULL) {
+        if (fast && lm_del(m, k)) {
+            return 0;
+        }
+        if (m->wide != NULL && PyDict_Contains(m->wide, key) == 1) {
+            return PyDict_DelItem(m->wide, key);
+        }
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        return -1;
+    }
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "LevelMap values are ints, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    int64_t v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (fast && !overflow) {
+        if (lm_has_wide(m)) {
+            int present = PyDict_Contains(m->wide, key);
+            if (present < 0 || (present && PyDict_DelItem(m->wide, key) < 0)) {
+                return -1;
+            }
+        }
+        return lm_set(m, k, v) < 0 ? -1 : 0;
+    }
+    if (fast) {
+        lm_del(m, k);
+    }
+    if (m->wide == NULL && (m->wide = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *exact_key = PyNumber_Index(key); /* a bool key is stored as the int it equals */
+    if (exact_key == NULL) {
+        return -1;
+    }
+    PyObject *exact_value = PyNumber_Index(value);
+    if (exact_value == NULL) {
+        Py_DECREF(exact_key);
+        return -1;
+    }
+    int rc = PyDict_SetItem(m->wide, exact_key, exact_value);
+    Py_DECREF(exact_key);
+    Py_DECREF(exact_value);
+    return rc;
+}
+
+static int
+lm_clear_all(LevelMapObject *m)
+{
+    int64_t *old = m->slots;
+    if (lm_alloc(m, LM_MIN_CAP) < 0) {
+        return -1;
+    }
+    PyMem_Free(old);
+    Py_CLEAR(m->wide);
+    return 0;
+}
+
+static PyObject *
+lm_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    LevelMapObject *m = (LevelMapObject *)type->tp_alloc(type, 0);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (lm_alloc(m, LM_MIN_CAP) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    m->wide = NULL;
+    return (PyObject *)m;
+}
+
+/* LevelMap(pairs=()): from an iterable of (key, value) pairs, later pairs winning. */
+static int
+lm_init(LevelMapObject *m, PyObject *args, PyObject *kwds)
+{
+    PyObject *pairs = NULL;
+    static char *kwlist[] = {"pairs", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:LevelMap", kwlist, &pairs)) {
+        return -1;
+    }
+    if (m->used || m->wide != NULL) {
+        if (lm_clear_all(m) < 0) {
+            return -1;
+        }
+    }
+    if (pairs == NULL) {
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(pairs);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *seq = PySequence_Fast(item, "LevelMap() takes (key, value) pairs");
+        Py_DECREF(item);
+        if (seq == NULL) {
+            Py_DECREF(it);
+            return -1;
+        }
+        if (PySequence_Fast_GET_SIZE(seq) != 2) {
+            PyErr_SetString(PyExc_ValueError, "LevelMap() takes (key, value) pairs");
+            Py_DECREF(seq);
+            Py_DECREF(it);
+            return -1;
+        }
+        int rc = lm_ass(m, PySequence_Fast_GET_ITEM(seq, 0), PySequence_Fast_GET_ITEM(seq, 1));
+        Py_DECREF(seq);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static void
+lm_dealloc(LevelMapObject *m)
+{
+    PyMem_Free(m->slots);
+    Py_XDECREF(m->wide);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static PyObject *
+lm_subscript(LevelMapObject *m, PyObject *key)
+{
+    PyObject *value = lm_lookup(m, key);
+    if (value == NULL && !PyErr_Occurred()) {
+        PyErr_SetObject(PyExc_KeyError, key);
+    }
+    return value;
+}
+
+static int
+lm_contains(LevelMapObject *m, PyObject *key)
+{
+    PyObject *value = lm_lookup(m, key);
+    if (value != NULL) {
+        Py_DECREF(value);
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *
+lm_get(LevelMapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "get expected 1 or 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *value = lm_lookup(m, args[0]);
+    if (value != NULL || PyErr_Occurred()) {
+        return value;
+    }
+    PyObject *dflt = nargs == 2 ? args[1] : Py_None;
+    Py_INCREF(dflt);
+    return dflt;
+}
+
+static PyObject *
+lm_pop(LevelMapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "pop expected 1 or 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *value = lm_lookup(m, args[0]);
+    if (value == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        if (nargs == 2) {
+            Py_INCREF(args[1]);
+            return args[1];
+        }
+        PyErr_SetObject(PyExc_KeyError, args[0]);
+        return NULL;
+    }
+    if (lm_ass(m, args[0], NULL) < 0) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+/* kind 0: keys, 1: values, 2: (key, value) tuples — a new list, fast entries then wide ones. */
+static PyObject *
+lm_list(LevelMapObject *m, int kind)
+{
+    PyObject *out = PyList_New(lm_length(m));
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = 0;
+    const int64_t *slots = m->slots;
+    for (Py_ssize_t i = 0; i <= m->mask; i++) {
+        if (slots[2 * i] == LM_EMPTY) {
+            continue;
+        }
+        PyObject *item;
+        if (kind == 2) {
+            item = Py_BuildValue("(LL)", (long long)slots[2 * i], (long long)slots[2 * i + 1]);
+        }
+        else {
+            item = PyLong_FromLongLong(slots[2 * i + kind]);
+        }
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, n++, item);
+    }
+    if (m->wide != NULL) {
+        Py_ssize_t pos = 0;
+        PyObject *key;
+        PyObject *value;
+        while (PyDict_Next(m->wide, &pos, &key, &value)) {
+            PyObject *item = kind == 0 ? key : kind == 1 ? value : NULL;
+            if (item != NULL) {
+                Py_INCREF(item);
+            }
+            else if ((item = PyTuple_Pack(2, key, value)) == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyList_SET_ITEM(out, n++, item);
+        }
+    }
+    return out;
+}
+
+static PyObject *
+lm_keys(LevelMapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return lm_list(m, 0);
+}
+
+static PyObject *
+lm_values(LevelMapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return lm_list(m, 1);
+}
+
+static PyObject *
+lm_items(LevelMapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return lm_list(m, 2);
+}
+
+static PyObject *
+lm_iter(LevelMapObject *m)
+{
+    PyObject *keys = lm_list(m, 0); /* a snapshot: the map may change while a caller iterates */
+    if (keys == NULL) {
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    return it;
+}
+
+static PyObject *
+lm_clear(LevelMapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    if (lm_clear_all(m) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+lm_to_dict(LevelMapObject *m)
+{
+    PyObject *items = lm_list(m, 2);
+    if (items == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyDict_New();
+    if (out != NULL && PyDict_MergeFromSeq2(out, items, 1) < 0) {
+        Py_CLEAR(out);
+    }
+    Py_DECREF(items);
+    return out;
+}
+
+static PyObject *
+lm_copy(LevelMapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    LevelMapObject *out = (LevelMapObject *)lm_new(Py_TYPE(m), NULL, NULL);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (lm_resize(out, m->mask + 1) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    memcpy(out->slots, m->slots, (size_t)(m->mask + 1) * 2 * sizeof(int64_t));
+    out->used = m->used;
+    if (m->wide != NULL && (out->wide = PyDict_Copy(m->wide)) == NULL) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return (PyObject *)out;
+}
+
+/* == and != with another LevelMap or a dict: the same entries. */
+static PyObject *
+lm_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !(LevelMap_Check(other) || PyDict_Check(other))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    LevelMapObject *m = (LevelMapObject *)self;
+    Py_ssize_t other_len = LevelMap_Check(other) ? lm_length((LevelMapObject *)other) : PyDict_GET_SIZE(other);
+    if (lm_length(m) != other_len) {
+        return PyBool_FromLong(op == Py_NE);
+    }
+    PyObject *mine = lm_to_dict(m);
+    if (mine == NULL) {
+        return NULL;
+    }
+    PyObject *theirs = LevelMap_Check(other) ? lm_to_dict((LevelMapObject *)other) : Py_NewRef(other);
+    if (theirs == NULL) {
+        Py_DECREF(mine);
+        return NULL;
+    }
+    PyObject *result = PyObject_RichCompare(mine, theirs, op);
+    Py_DECREF(mine);
+    Py_DECREF(theirs);
+    return result;
+}
+
+static PyObject *
+lm_repr(LevelMapObject *m)
+{
+    PyObject *d = lm_to_dict(m);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("LevelMap(%R)", d);
+    Py_DECREF(d);
+    return out;
+}
+
+static PyMappingMethods lm_as_mapping = {
+    (lenfunc)lm_length,
+    (binaryfunc)lm_subscript,
+    (objobjargproc)lm_ass,
+};
+
+static PySequenceMethods lm_as_sequence = {
+    .sq_contains = (objobjproc)lm_contains,
+};
+
+static PyMethodDef lm_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))lm_get, METH_FASTCALL, "get(key, default=None)"},
+    {"pop", (PyCFunction)(void (*)(void))lm_pop, METH_FASTCALL, "pop(key[, default])"},
+    {"keys", (PyCFunction)lm_keys, METH_NOARGS, "A list of the keys."},
+    {"values", (PyCFunction)lm_values, METH_NOARGS, "A list of the values."},
+    {"items", (PyCFunction)lm_items, METH_NOARGS, "A list of (key, value) tuples."},
+    {"clear", (PyCFunction)lm_clear, METH_NOARGS, "Remove every entry."},
+    {"copy", (PyCFunction)lm_copy, METH_NOARGS, "A shallow copy."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(lm_doc,
+"LevelMap(pairs=()) -> a book side, int price -> int qty\n"
+"\n"
+"Behaves as a dict[int, int] (mapping protocol, get, pop, keys, values, items,\n"
+"clear, copy, ==); ints that fit an int64 are stored unboxed in an open-addressing\n"
+"table. Iteration order is not insertion order; keys(), values() and items() return\n"
+"lists (snapshots).");
+
+static PyTypeObject LevelMapType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "stanchion.book._native.LevelMap",
+    .tp_basicsize = sizeof(LevelMapObject),
+    .tp_dealloc = (destructor)lm_dealloc,
+    .tp_repr = (reprfunc)lm_repr,
+    .tp_as_sequence = &lm_as_sequence,
+    .tp_as_mapping = &lm_as_mapping,
+    .tp_hash = PyObject_HashNotImplemented,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_MAPPING,
+    .tp_doc = lm_doc,
+    .tp_richcompare = lm_richcompare,
+    .tp_iter = (getiterfunc)lm_iter,
+    .tp_methods = lm_methods,
+    .tp_init = (initproc)lm_init,
+    .tp_new = lm_new,
+};
+
 /* heapq.heappush's algorithm (append, then sift the new item up), so heaps match the Python path's. */
 static int
 heap_push(PyObject *heap, PyObject *item, int64_t value)
@@ -104,43 +751,42 @@ heap_push(PyObject *heap, PyObject *item, int64_t value)
     return 0;
 }
 
-/* One level into the side: qty 0 removes it (and dirties the best if it was the best),
-   a new price is pushed onto the heap and may become the best. -1 on a Python error. */
+/* The heap entry for a new price: the price, negated for bids (a max-heap). */
 static int
-apply_level(PyObject *side, PyObject *heap, int is_bid, int64_t price, int64_t qty, int64_t *best, int64_t dirty)
+push_price(PyObject *heap, int is_bid, int64_t price)
+{
+    int64_t value = is_bid ? -price : price;
+    PyObject *entry = PyLong_FromLongLong(value);
+    if (entry == NULL) {
+        return -1;
+    }
+    int rc = heap_push(heap, entry, value);
+    Py_DECREF(entry);
+    return rc;
+}
+
+/* apply_level when the side holds wide entries (a price may be there): through Python ints. */
+static int
+apply_level_wide(LevelMapObject *side, PyObject *heap, int is_bid, int64_t price, int64_t qty, int64_t *best,
+                 int64_t dirty)
 {
     PyObject *key = PyLong_FromLongLong(price);
     if (key == NULL) {
         return -1;
     }
+    int in_wide = PyDict_Contains(side->wide, key);
+    if (in_wide < 0 || (in_wide && PyDict_DelItem(side->wide, key) < 0)) {
+        Py_DECREF(key);
+        return -1;
+    }
+    Py_DECREF(key);
     if (qty) {
-        PyObject *value = PyLong_FromLongLong(qty);
-        if (value == NULL) {
-            Py_DECREF(key);
+        int added = lm_set(side, price, qty);
+        if (added < 0) {
             return -1;
         }
-        Py_ssize_t before = PyDict_GET_SIZE(side);
-        int rc = PyDict_SetItem(side, key, value);
-        Py_DECREF(value);
-        if (rc < 0) {
-            Py_DECREF(key);
-            return -1;
-        }
-        if (PyDict_GET_SIZE(side) != before) { /* a new level */
-            PyObject *entry = key;
-            if (is_bid) {
-                entry = PyLong_FromLongLong(-price);
-                if (entry == NULL) {
-                    Py_DECREF(key);
-                    return -1;
-                }
-            }
-            rc = heap_push(heap, entry, is_bid ? -price : price);
-            if (is_bid) {
-                Py_DECREF(entry);
-            }
-            if (rc < 0) {
-                Py_DECREF(key);
+        if (added && !in_wide) {
+            if (push_price(heap, is_bid, price) < 0) {
                 return -1;
             }
             if (is_bid ? price > *best : price < *best) {
@@ -148,17 +794,37 @@ apply_level(PyObject *side, PyObject *heap, int is_bid, int64_t price, int64_t q
             }
         }
     }
-    else {
-        int present = PyDict_Contains(side, key);
-        if (present < 0 || (present && PyDict_DelItem(side, key) < 0)) {
-            Py_DECREF(key);
+    else if ((lm_del(side, price) || in_wide) && price == *best) {
+        *best = dirty;
+    }
+    return 0;
+}
+
+/* One level into the side: qty 0 removes it (and dirties the best if it was the best),
+   a new price is pushed onto the heap and may become the best. -1 on a Python error.
+   `price` is a fast key (0 <= price < 10**18). */
+static inline int
+apply_level(LevelMapObject *side, PyObject *heap, int is_bid, int64_t price, int64_t qty, int64_t *best,
+            int64_t dirty)
+{
+    if (side->wide != NULL && PyDict_GET_SIZE(side->wide) > 0) {
+        return apply_level_wide(side, heap, is_bid, price, qty, best, dirty);
+    }
+    if (qty) {
+        int added = lm_set(side, price, qty);
+        if (added <= 0) {
+            return added; /* 0 replaced, -1 MemoryError */
+        }
+        if (push_price(heap, is_bid, price) < 0) {
             return -1;
         }
-        if (present && price == *best) {
-            *best = dirty;
+        if (is_bid ? price > *best : price < *best) {
+            *best = price;
         }
     }
-    Py_DECREF(key);
+    else if (lm_del(side, price) && price == *best) {
+        *best = dirty;
+    }
     return 0;
 }
 
@@ -222,8 +888,8 @@ side_args_parse(const char *name, PyObject *const *args, Py_ssize_t nargs, side_
     if (a->is_bid < 0 || ((a->price_scale == -1 || a->qty_scale == -1) && PyErr_Occurred())) {
         return -1;
     }
-    if (!PyDict_CheckExact(a->side) || !PyList_CheckExact(a->heap) || !PyLong_CheckExact(a->big)) {
-        PyErr_Format(PyExc_TypeError, "%s(): side must be a dict, heap a list, big an int", name);
+    if (!LevelMap_Check(a->side) || !PyList_CheckExact(a->heap) || !PyLong_CheckExact(a->big)) {
+        PyErr_Format(PyExc_TypeError, "%s(): side must be a LevelMap, heap a list, big an int", name);
         return -1;
     }
     int overflow = 0;
@@ -304,7 +970,7 @@ apply_side(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         if (!parse_shape(price_text, a.price_scale, &price) || !parse_shape(qty_text, a.qty_scale, &qty)) {
             break;
         }
-        if (apply_level(a.side, a.heap, a.is_bid, price, qty, &a.best, a.dirty) < 0) {
+        if (apply_level((LevelMapObject *)a.side, a.heap, a.is_bid, price, qty, &a.best, a.dirty) < 0) {
             /* Half-written at worst (dict set, heap push failed): MemoryError is the only way
                here, and the caller discards the book. */
             return NULL;
@@ -361,7 +1027,7 @@ number_string(const unsigned char *p, const unsigned char *end, Py_ssize_t scale
 /* One side's JSON levels array into the side. Returns -1 when it applied the whole array, the
    index of the first level it did not apply otherwise, or -2 on a Python error (MemoryError). */
 static Py_ssize_t
-apply_json_levels(PyObject *side, PyObject *heap, PyObject *levels, int is_bid, Py_ssize_t price_scale,
+apply_json_levels(LevelMapObject *side, PyObject *heap, PyObject *levels, int is_bid, Py_ssize_t price_scale,
                   Py_ssize_t qty_scale, int64_t *best)
 {
     Py_buffer view;
@@ -435,7 +1101,7 @@ release:
 static inline int
 needs_compaction(PyObject *side, PyObject *heap)
 {
-    return PyList_GET_SIZE(heap) > 2 * PyDict_GET_SIZE(side) + 64;
+    return PyList_GET_SIZE(heap) > 2 * lm_length((LevelMapObject *)side) + 64;
 }
 
 /* best as an int64 (big -> INT64_MAX); 1 ok, 0 beyond int64 and not big, -1 error. */
@@ -465,39 +1131,55 @@ enum {
     BOOK_ASKS_STOPPED = 4,    /* the asks stopped at `index` (the bids are applied) */
 };
 
-PyDoc_STRVAR(apply_book_json_doc,
-"apply_book_json(bids, bid_heap, asks, ask_heap, bids_json, asks_json, best_bid, best_ask,\n"
-"                price_scale, qty_scale, big) -> (best_bid, best_ask, status, index)\n"
-"\n"
-"Apply a diff's two JSON levels arrays (any buffer: bytes, msgspec.Raw, memoryview) to\n"
-"both sides of a book, bids first. status: 0 applied and not crossed, 1 applied and\n"
-"crossed, 2 applied but a best is dirty or a heap needs compaction (the caller\n"
-"finishes), 3 the bids stopped at level `index`, 4 the asks stopped at `index`: the\n"
-"first level in another shape, an escape, anything unexpected; the caller decodes that\n"
-"array and applies the rest with the Python reference path.");
-
-static PyObject *
-apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* One side's int levels: a list or tuple of (price, qty) pairs of exact ints with
+   0 <= price < 10**18 and qty an int64. Same results as apply_json_levels. */
+static Py_ssize_t
+apply_int_levels(LevelMapObject *side, PyObject *heap, PyObject *levels, int is_bid, Py_ssize_t price_scale,
+                 Py_ssize_t qty_scale, int64_t *best)
 {
-    if (nargs != 11) {
-        PyErr_Format(PyExc_TypeError, "apply_book_json() takes exactly 11 arguments (%zd given)", nargs);
-        return NULL;
+    if (!PyList_CheckExact(levels) && !PyTuple_CheckExact(levels)) {
+        return 0;
     }
-    PyObject *bids = args[0];
-    PyObject *bid_heap = args[1];
-    PyObject *asks = args[2];
-    PyObject *ask_heap = args[3];
-    PyObject *best_bid_in = args[6];
-    PyObject *best_ask_in = args[7];
-    PyObject *big = args[10];
-    Py_ssize_t price_scale = PyLong_AsSsize_t(args[8]);
-    Py_ssize_t qty_scale = PyLong_AsSsize_t(args[9]);
-    if ((price_scale == -1 || qty_scale == -1) && PyErr_Occurred()) {
-        return NULL;
+    const int64_t dirty = is_bid ? INT64_MAX : -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
+    PyObject **items = PySequence_Fast_ITEMS(levels);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *level = items[i];
+        if (!PyTuple_CheckExact(level) || PyTuple_GET_SIZE(level) != 2) {
+            return i;
+        }
+        PyObject *price_obj = PyTuple_GET_ITEM(level, 0);
+        PyObject *qty_obj = PyTuple_GET_ITEM(level, 1);
+        if (!PyLong_CheckExact(price_obj) || !PyLong_CheckExact(qty_obj)) {
+            return i;
+        }
+        int overflow = 0;
+        int64_t price = PyLong_AsLongLongAndOverflow(price_obj, &overflow);
+        if (overflow || price < 0 || price >= 1000000000000000000LL) {
+            return i;
+        }
+        int64_t qty = PyLong_AsLongLongAndOverflow(qty_obj, &overflow);
+        if (overflow) {
+            return i;
+        }
+        if (apply_level(side, heap, is_bid, price, qty, best, dirty) < 0) {
+            return -2; /* MemoryError only; the caller discards the book */
+        }
     }
-    if (!PyDict_CheckExact(bids) || !PyDict_CheckExact(asks) || !PyList_CheckExact(bid_heap) ||
+    return -1;
+}
+
+typedef Py_ssize_t (*side_loop)(LevelMapObject *, PyObject *, PyObject *, int, Py_ssize_t, Py_ssize_t, int64_t *);
+
+/* Both sides through `loop`, bids first, then the status and the crossed check. */
+static PyObject *
+apply_book(const char *name, side_loop loop, PyObject *bids, PyObject *bid_heap, PyObject *asks,
+           PyObject *ask_heap, PyObject *bid_levels, PyObject *ask_levels, PyObject *best_bid_in,
+           PyObject *best_ask_in, Py_ssize_t price_scale, Py_ssize_t qty_scale, PyObject *big)
+{
+    if (!LevelMap_Check(bids) || !LevelMap_Check(asks) || !PyList_CheckExact(bid_heap) ||
         !PyList_CheckExact(ask_heap) || !PyLong_CheckExact(big)) {
-        PyErr_SetString(PyExc_TypeError, "apply_book_json(): sides must be dicts, heaps lists, big an int");
+        PyErr_Format(PyExc_TypeError, "%s(): sides must be LevelMaps, heaps lists, big an int", name);
         return NULL;
     }
     int64_t best_bid;
@@ -512,7 +1194,7 @@ apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     }
     int status;
     Py_ssize_t index = 0;
-    Py_ssize_t stopped = apply_json_levels(bids, bid_heap, args[4], 1, price_scale, qty_scale, &best_bid);
+    Py_ssize_t stopped = loop((LevelMapObject *)bids, bid_heap, bid_levels, 1, price_scale, qty_scale, &best_bid);
     if (stopped == -2) {
         return NULL;
     }
@@ -521,7 +1203,7 @@ apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
         index = stopped;
     }
     else {
-        stopped = apply_json_levels(asks, ask_heap, args[5], 0, price_scale, qty_scale, &best_ask);
+        stopped = loop((LevelMapObject *)asks, ask_heap, ask_levels, 0, price_scale, qty_scale, &best_ask);
         if (stopped == -2) {
             return NULL;
         }
@@ -544,13 +1226,60 @@ apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
         Py_XDECREF(bid_out);
         return NULL;
     }
-    PyObject *result = Py_BuildValue("(NNin)", bid_out, ask_out, status, index);
-    return result;
+    return Py_BuildValue("(NNin)", bid_out, ask_out, status, index);
+}
+
+PyDoc_STRVAR(apply_book_json_doc,
+"apply_book_json(bids, bid_heap, asks, ask_heap, bids_json, asks_json, best_bid, best_ask,\n"
+"                price_scale, qty_scale, big) -> (best_bid, best_ask, status, index)\n"
+"\n"
+"Apply a diff's two JSON levels arrays (any buffer: bytes, msgspec.Raw, memoryview) to\n"
+"both sides of a book (LevelMaps), bids first. status: 0 applied and not crossed, 1\n"
+"applied and crossed, 2 applied but a best is dirty or a heap needs compaction (the\n"
+"caller finishes), 3 the bids stopped at level `index`, 4 the asks stopped at `index`:\n"
+"the first level in another shape, an escape, anything unexpected; the caller decodes\n"
+"that array and applies the rest with the Python reference path.");
+
+static PyObject *
+apply_book_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "apply_book_json() takes exactly 11 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t price_scale = PyLong_AsSsize_t(args[8]);
+    Py_ssize_t qty_scale = PyLong_AsSsize_t(args[9]);
+    if ((price_scale == -1 || qty_scale == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    return apply_book("apply_book_json", apply_json_levels, args[0], args[1], args[2], args[3], args[4], args[5],
+                      args[6], args[7], price_scale, qty_scale, args[10]);
+}
+
+PyDoc_STRVAR(apply_book_ints_doc,
+"apply_book_ints(bids, bid_heap, asks, ask_heap, bid_levels, ask_levels, best_bid, best_ask,\n"
+"                big) -> (best_bid, best_ask, status, index)\n"
+"\n"
+"apply_book_json for levels already parsed: lists or tuples of (price, qty) int tuples.\n"
+"It stops before the first level that is not a pair of exact ints with\n"
+"0 <= price < 10**18 and qty an int64 (status 3 or 4, `index`); the caller applies the\n"
+"rest with the Python reference path.");
+
+static PyObject *
+apply_book_ints(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "apply_book_ints() takes exactly 9 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return apply_book("apply_book_ints", apply_int_levels, args[0], args[1], args[2], args[3], args[4], args[5],
+                      args[6], args[7], 0, 0, args[8]);
 }
 
 static PyMethodDef native_methods[] = {
     {"apply_side", (PyCFunction)(void (*)(void))apply_side, METH_FASTCALL, apply_side_doc},
     {"apply_book_json", (PyCFunction)(void (*)(void))apply_book_json, METH_FASTCALL, apply_book_json_doc},
+    {"apply_book_ints", (PyCFunction)(void (*)(void))apply_book_ints, METH_FASTCALL, apply_book_ints_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -569,5 +1298,18 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    return PyModule_Create(&native_module);
+    if (PyType_Ready(&LevelMapType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&native_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&LevelMapType);
+    if (PyModule_AddObject(module, "LevelMap", (PyObject *)&LevelMapType) < 0) {
+        Py_DECREF(&LevelMapType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

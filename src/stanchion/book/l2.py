@@ -1,7 +1,9 @@
 """An exact L2 book on fixed-point ints, built for CPython speed.
 
-Each side is a ``dict`` price → qty (absolute quantities; qty 0 removes the
-level). The best price of each side is cached and maintained incrementally:
+Each side is a mapping price → qty (absolute quantities; qty 0 removes the
+level): a ``LevelMap`` from the compiled module (ints stored unboxed in an
+open-addressing table, decision 0003 §8) or, without it, a ``dict``; the Python
+path below runs on either. The best price of each side is cached and maintained incrementally:
 
 * inserting a new level only compares it with the cached best;
 * removing the best level marks the cache dirty; the next read pops a heap of
@@ -28,7 +30,7 @@ ASCII digits; the dot's position fixes the scale); anything else goes through
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from types import ModuleType
 from typing import Final
 
@@ -59,6 +61,13 @@ _APPLIED: Final = 0
 _CROSSED: Final = 1
 _FINISH: Final = 2
 _BIDS_STOPPED: Final = 3
+_ASKS_STOPPED: Final = 4
+
+Side = MutableMapping[int, int]
+"""One side of a book, price → qty: a ``LevelMap`` with the compiled module, else a ``dict``."""
+
+if _native_module is not None:
+    MutableMapping.register(_native_module.LevelMap)
 
 TextLevel = tuple[str, str]
 """``("price", "qty")`` as the venue wrote them (Binance: ``["0.35130000", "6195.00000000"]``)."""
@@ -97,11 +106,13 @@ class L2Book:
         "_bids",
         "_memo_limit",
         "_native",
+        "_native_ints",
         "_native_json",
         "_price_memo",
         "_price_shape",
         "_qty_shape",
         "_qty_zero",
+        "_side_type",
         "price_scale",
         "qty_scale",
         "symbol",
@@ -134,14 +145,16 @@ class L2Book:
         self._price_shape = _shape(price_scale)
         self._qty_shape = _shape(qty_scale)
         self._qty_zero = "0." + "0" * qty_scale if qty_scale else "0"
-        self._bids: dict[int, int] = {}
-        self._asks: dict[int, int] = {}
+        self._side_type: Callable[..., Side] = module.LevelMap if module is not None else dict
+        self._bids: Side = self._side_type()
+        self._asks: Side = self._side_type()
         self._bid_heap: list[int] = []  # negated prices: a max-heap
         self._ask_heap: list[int] = []
         self._best_bid = _BID_EMPTY
         self._best_ask = _ASK_EMPTY
         self._native = module.apply_side if module is not None else None
         self._native_json = module.apply_book_json if module is not None else None
+        self._native_ints = module.apply_book_ints if module is not None else None
 
     @property
     def native(self) -> bool:
@@ -161,8 +174,9 @@ class L2Book:
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Replace the whole book (a snapshot). Zero quantities are skipped."""
-        self._bids = {p: q for p, q in bids if q}
-        self._asks = {p: q for p, q in asks if q}
+        side_type = self._side_type
+        self._bids = side_type((p, q) for p, q in bids if q)
+        self._asks = side_type((p, q) for p, q in asks if q)
         self._bid_heap = [-p for p in self._bids]
         self._ask_heap = list(self._asks)
         heapq.heapify(self._bid_heap)
@@ -177,7 +191,44 @@ class L2Book:
         self.apply(delta.bids, delta.asks)
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Apply absolute level updates in order (qty 0 removes the level)."""
+        """Apply absolute level updates in order (qty 0 removes the level).
+
+        With the compiled module, lists and tuples of int pairs go through
+        ``apply_book_ints``; it stops before the first level it does not take (not a
+        pair of exact ints, a price beyond 18 digits) and this Python path applies
+        the rest, with the same result.
+        """
+        native = self._native_ints
+        if native is None:
+            self._apply_py(bids, asks)
+            return
+        best_bid, best_ask, status, index = native(
+            self._bids, self._bid_heap, self._asks, self._ask_heap, bids, asks, self._best_bid, self._best_ask, _BIG
+        )
+        self._best_bid = best_bid
+        self._best_ask = best_ask
+        if status == _BIDS_STOPPED:
+            self._apply_py(list(bids)[index:], asks)
+        elif status == _ASKS_STOPPED:
+            self._apply_py((), list(asks)[index:])
+        elif status == _FINISH:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild a heap that is mostly dead entries (memory stays proportional to the book)."""
+        heap = self._bid_heap
+        side = self._bids
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._bid_heap = [-p for p in side]
+            heapq.heapify(self._bid_heap)
+        heap = self._ask_heap
+        side = self._asks
+        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
+            self._ask_heap = list(side)
+            heapq.heapify(self._ask_heap)
+
+    def _apply_py(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """The Python reference path of :meth:`apply`."""
         # Locals: attribute and global lookups dominate a tight CPython loop.
         push = heapq.heappush
         side = self._bids
@@ -281,16 +332,7 @@ class L2Book:
 
     def _compact_and_crossed(self) -> bool:
         """After the compiled loop: rebuild a heap that is mostly dead entries; the crossed check."""
-        heap = self._bid_heap
-        side = self._bids
-        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
-            self._bid_heap = [-p for p in side]
-            heapq.heapify(self._bid_heap)
-        heap = self._ask_heap
-        side = self._asks
-        if len(heap) > 2 * len(side) + _COMPACT_SLACK:
-            self._ask_heap = list(side)
-            heapq.heapify(self._ask_heap)
+        self._compact()
         bid = self._best_bid
         ask = self._best_ask
         if bid == _BID_DIRTY or ask == _ASK_DIRTY:

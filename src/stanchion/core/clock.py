@@ -23,15 +23,13 @@ class Clock(Protocol):
 
 
 class LiveClock:
-    """The process clock."""
+    """The process clock. ``time_ns`` and ``monotonic_ns`` are the C functions themselves
+    (a Python method around them cost a frame per read, on every received message)."""
 
     __slots__ = ()
 
-    def time_ns(self) -> int:
-        return time.time_ns()
-
-    def monotonic_ns(self) -> int:
-        return time.monotonic_ns()
+    time_ns = staticmethod(time.time_ns)
+    monotonic_ns = staticmethod(time.monotonic_ns)
 
     def time_ms(self) -> int:
         return time.time_ns() // 1_000_000

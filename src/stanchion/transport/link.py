@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Final, Protocol
 
 import picows
 
@@ -52,6 +52,9 @@ class LinkEvents(Protocol):
 
 LinkOpener = Callable[[str, LinkEvents], Awaitable[Link]]
 
+_TEXT: Final = picows.WSMsgType.TEXT
+_BINARY: Final = picows.WSMsgType.BINARY
+
 
 class _PicowsListener(picows.WSListener):
     """Reassembles fragmented messages (bounded) and forwards everything to ``LinkEvents``."""
@@ -70,7 +73,7 @@ class _PicowsListener(picows.WSListener):
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
         msg_type = frame.msg_type
-        if msg_type is picows.WSMsgType.TEXT or msg_type is picows.WSMsgType.BINARY:
+        if msg_type is _TEXT or msg_type is _BINARY:
             if frame.fin:
                 self._events.on_message(frame.get_payload_as_bytes())
             else:

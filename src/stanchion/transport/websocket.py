@@ -36,6 +36,7 @@ nothing is ever buffered without bound.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import struct
@@ -113,6 +114,7 @@ class _Conn:
         "early",
         "generation",
         "link",
+        "on_message",
         "opened_ns",
         "pending",
         "ping_due_ns",
@@ -138,13 +140,14 @@ class _Conn:
         self.ping_outstanding: bytes | None = None
         self.ping_sent_ns = 0
         self.ping_due_ns = 0
+        # LinkEvents.on_message: the client's handler bound to this link, called from C (a
+        # method forwarding to it was one more Python frame per received message).
+        self.on_message: Callable[[bytes], None] = functools.partial(client._on_message, self)
 
     # LinkEvents
     def on_open(self, link: Link) -> None:
         self.link = link
 
-    def on_message(self, payload: bytes) -> None:
-        self.client._on_message(self, payload)
 
     def on_ping(self, payload: bytes) -> None:
         self.client._on_ping(self, payload)
@@ -192,6 +195,7 @@ class WebSocketClient:
         self._on_reconnect = on_reconnect
         self._on_heartbeat_rtt = on_heartbeat_rtt
         self._clock = clock or LiveClock()
+        self._monotonic_ns = self._clock.monotonic_ns
         self._opener: LinkOpener = opener or PicowsOpener(handshake_timeout_s=config.connect_timeout_s)
         self._backoff = Backoff(config.backoff, rng)
         self._machine: StateMachine[ConnectionState, ConnectionTrigger] = new_connection_machine()
@@ -348,21 +352,28 @@ class WebSocketClient:
                 if conn.pending and len(conn.early) == 1:
                     self._wake.set()  # the replacement carries traffic: the rotation may proceed
             return
-        now = self._clock.monotonic_ns()
+        now = self._monotonic_ns()
         self._messages += 1
         self._bytes += len(payload)
         self._last_message_ns = now
-        ping = self._config.liveness.client_ping
-        if (
-            ping is not None
-            and ping.kind is PingKind.TEXT
-            and conn.ping_outstanding is not None
-            and ping.is_reply(payload)
-        ):
-            self._pong_received(conn, now)
-            return
-        if self._queue is None:
-            self._deliver(conn, payload, now)
+        if conn.ping_outstanding is not None:
+            ping = self._config.liveness.client_ping
+            if ping is not None and ping.kind is PingKind.TEXT and ping.is_reply(payload):
+                self._pong_received(conn, now)
+                return
+        if self._queue is None:  # _deliver, inline: the receive hot path
+            try:
+                stream = self._handle(payload)
+            except Exception as exc:  # noqa: BLE001 - not swallowed: re-raised from the client's `async with`
+                self._fail(exc)
+                return
+            if conn is self._active:
+                if stream is None:
+                    self.staleness.on_heartbeat(now)
+                else:
+                    transition = self.staleness.on_data(stream, now)
+                    if transition is not None:
+                        self._report_staleness(transition)
             return
         try:
             self._queue.put_nowait((conn, payload))
