@@ -1,8 +1,9 @@
-"""Build of the one compiled module, ``stanchion.book._native`` (decision 0003 §7).
+"""Build of the compiled modules (decision 0003 §7, §8).
 
-Everything else is in pyproject.toml. The module is the per-level loop of the
-book's depth-diff path; the pure-Python path stays as its reference and runs
-wherever the module is absent. ``STANCHION_PURE_PYTHON=1`` builds without it
+Everything else is in pyproject.toml. ``stanchion.book._native`` is the book's
+side table and per-level loop; ``stanchion.venues.binance._wire`` scans the
+depthUpdate frame's envelope. The pure-Python paths stay as their reference and
+run wherever the modules are absent. ``STANCHION_PURE_PYTHON=1`` builds without it
 (for a machine without a C compiler); otherwise a failed compile fails the
 install, loudly, rather than leaving a silently slower book.
 """
@@ -13,15 +14,18 @@ from setuptools import Extension, setup
 
 PURE_PYTHON = os.environ.get("STANCHION_PURE_PYTHON", "") == "1"
 
+FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+
 extensions = (
     []
     if PURE_PYTHON
     else [
+        Extension("stanchion.book._native", sources=["src/stanchion/book/_native.c"], extra_compile_args=FLAGS),
         Extension(
-            "stanchion.book._native",
-            sources=["src/stanchion/book/_native.c"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        )
+            "stanchion.venues.binance._wire",
+            sources=["src/stanchion/venues/binance/_wire.c"],
+            extra_compile_args=FLAGS,
+        ),
     ]
 )
 

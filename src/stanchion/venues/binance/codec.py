@@ -15,6 +15,7 @@ strings constantly, so the codec memoises recent strings in two bounded dicts
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Final, TypeVar
 
 import msgspec
@@ -169,6 +170,19 @@ _DEPTH_SUFFIXES: Final = (b"@depth", b"@depth@100ms")
 _STREAM_PREFIX: Final = b'{"stream":"'
 _STREAM_PREFIX_LEN: Final = len(_STREAM_PREFIX)
 
+_wire_module: ModuleType | None
+try:  # the envelope scanned in C (setup.py); msgspec below is its reference and its fallback
+    from stanchion.venues.binance import _wire as _wire_module
+except ImportError:  # built with STANCHION_PURE_PYTHON=1
+    _wire_module = None
+if _wire_module is not None:
+    _wire_module.bind(BinanceDepthWire, msgspec.Raw)
+_scan_depth: Final[Callable[[bytes], BinanceDepthWire | None] | None] = (
+    _wire_module.scan_depth if _wire_module is not None else None
+)
+SCANNER_AVAILABLE: Final = _scan_depth is not None
+"""Whether ``stanchion.venues.binance._wire`` was built; depth_wire uses it first."""
+
 
 class _Probe(msgspec.Struct, frozen=True, gc=False):
     """Enough keys to tell apart the raw (non-combined) frames."""
@@ -287,9 +301,11 @@ class BinanceCodec:
         (``{"stream":"<s>@depth[@100ms]","data":{…}}``, the ``/stream`` endpoint) or raw
         (``{"e":"depthUpdate",…}``, the ``/ws`` endpoint the adapter uses).
 
-        The market-data hot path: one typed decode, the level arrays left as their
-        JSON bytes for :meth:`~stanchion.book.sync.BookSyncer.on_json_diff` to parse
-        straight into the book. Raises BinanceParseError on a malformed depth frame.
+        The market-data hot path: the frame's envelope scanned in C when it has
+        Binance's exact compact shape (``_wire.scan_depth``; else one typed msgspec
+        decode, with the same result), the level arrays left as their JSON bytes
+        for :meth:`~stanchion.book.sync.BookSyncer.on_json_diff` to parse straight
+        into the book. Raises BinanceParseError on a malformed depth frame.
         A ``str`` frame (text frames from some WebSocket clients) is encoded first.
         Any other frame (or a depth frame with its fields in another order) is None:
         :meth:`decode_market` takes it.
@@ -298,6 +314,10 @@ class BinanceCodec:
             if not isinstance(frame, str | bytearray | memoryview):
                 raise BinanceParseError(f"binance: expected frame bytes, got {type(frame).__name__}")
             frame = frame.encode() if isinstance(frame, str) else bytes(frame)
+        if _scan_depth is not None:
+            wire = _scan_depth(frame)  # Binance's exact compact shape; anything else: msgspec below
+            if wire is not None:
+                return wire
         if frame.startswith(_RAW_DEPTH_PREFIX):
             try:
                 return _raw_depth_decode(frame)

