@@ -53,6 +53,9 @@ VENUE = "binance"
 SIM_ACCOUNT = "default"  # the simulator's account behind its default key
 ORDER_FAULTS = frozenset({"unknown_after_accept", "timeout_after_accept", "force_reject"})
 REST_FAULTS = frozenset({"delay", "rest_5xx", "rate_limit_storm"})
+# Hundreds of faults mean hundreds of reconnects within minutes: more than Binance's 300 connection
+# attempts per 5 minutes. The simulator is told to allow them, and the adapter to budget as many.
+CONNECTION_ATTEMPTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,7 @@ class ChaosHarness:
                 name=VENUE, rest_url=sim.rest_url, ws_stream_url=sim.ws_stream_url, ws_api_url=sim.ws_api_url,
                 symbols=SYMBOLS, subscribe_interval_s=0.0, request_timeout_s=1.0, book_stale_after_s=1.0,
                 liveness_timeout_s=1.5, snapshot_limit=500,
+                connection_attempts_per_5min=CONNECTION_ATTEMPTS,  # as the simulator below allows
             ),
             HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
             clock=self.clock,
@@ -660,7 +664,7 @@ class ChaosHarness:
 @asynccontextmanager
 async def chaos_sim(seed: int) -> AsyncIterator[BinanceSimServer]:
     config = SimServerConfig(
-        rate=30, seed=seed, ping_interval_s=0.5, pong_timeout_s=10, ws_connections_per_5min=1_000_000,
+        rate=30, seed=seed, ping_interval_s=0.5, pong_timeout_s=10, ws_connections_per_5min=CONNECTION_ATTEMPTS,
     )
     async with BinanceSimServer(config, market=MarketConfig(levels_per_side=300)) as sim:
         yield sim

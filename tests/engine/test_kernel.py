@@ -224,6 +224,38 @@ def test_market_maker_requotes_only_when_the_price_moves() -> None:
     assert len(gateway.cancelled) == 2 and len(gateway.submitted) == 2  # successors wait for the cancels
 
 
+def test_market_maker_adopts_its_quotes_open_across_a_restart() -> None:
+    kernel, gateway, _ = _kernel()
+    params = MarketMakerParams(KEY, quote_size=S8 // 100, half_spread_bps=5, max_inventory=S8 // 10,
+                               skew_bps_per_unit=0, inventory_unit=S8, requote_threshold_bps=5)
+    kernel.add_strategy(MarketMaker("mm", params))
+    kernel.start_trading()
+    kernel.on_book(KEY, _book())
+    quotes = list(gateway.submitted)
+    for c in quotes:
+        kernel.on_execution_report("binance", _report(c, OrderStatus.NEW, 0))
+    # A stray second bid of ours (e.g. a successor whose predecessor's cancel was lost in the crash).
+    stray = kernel.submit(kernel.strategies[0], KEY, Side.BUY, S8 // 100, 59_990 * S8, OrderType.LIMIT,
+                          TimeInForce.GTC)
+    assert isinstance(stray, str)
+    kernel.on_execution_report("binance", _report(gateway.submitted[-1], OrderStatus.NEW, 0))
+
+    # The restart: a new kernel and a fresh strategy over the OMS the journal and reconciliation rebuilt.
+    restarted = Kernel(kernel.clock, RiskGate(_limits()))
+    gateway2 = RecordingGateway()
+    restarted.add_venue("binance", kernel.oms["binance"], gateway2)
+    restarted.add_instrument(INSTRUMENT, "main")
+    mm = MarketMaker("mm", params)
+    restarted.add_strategy(mm)
+    restarted.start_trading()
+    assert [c.client_order_id for c in gateway2.cancelled] == [stray]  # never two quotes on one side
+    assert {mm._bid, mm._ask} == {c.client_order_id for c in quotes}
+    restarted.on_book(KEY, _book())  # same prices: the adopted quotes stand, nothing new is sent
+    assert gateway2.submitted == [] and len(gateway2.cancelled) == 1
+    restarted.on_book(KEY, _book(60_100 * S8, 60_101 * S8))  # they are requoted like any other
+    assert sorted(c.client_order_id for c in gateway2.cancelled[1:]) == sorted(c.client_order_id for c in quotes)
+
+
 def test_twap_slices_over_time() -> None:
     kernel, gateway, clock = _kernel()
     twap = Twap("twap", TwapParams(KEY, Side.BUY, total_qty=S8 // 10, duration_ns=10_000_000_000, slices=5))

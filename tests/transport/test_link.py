@@ -10,7 +10,7 @@ from typing import Any
 import picows
 import pytest
 
-from stanchion.core.errors import ConnectionLostError
+from stanchion.core.errors import ConnectionLostError, HandshakeRefusedError
 from stanchion.transport.link import PicowsOpener
 
 from .conftest import wait_until
@@ -108,8 +108,26 @@ async def test_handshake_refused_is_connection_lost() -> None:
     server = await picows.ws_create_server(refuse, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        with pytest.raises(ConnectionLostError, match="connect failed"):
+        with pytest.raises(ConnectionLostError, match="handshake refused: HTTP 404") as refused:
             await PicowsOpener()(f"ws://127.0.0.1:{port}/", Recorder())
+        assert isinstance(refused.value, HandshakeRefusedError)
+        assert refused.value.http_status == 404 and refused.value.retry_after is None
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_banned_handshake_carries_its_status_and_retry_after() -> None:
+    def ban(_request: Any) -> picows.WSUpgradeResponseWithListener:
+        response = picows.WSUpgradeResponse.create_error_response(418, b"banned", {"Retry-After": "120"})
+        return picows.WSUpgradeResponseWithListener(response, None)
+
+    server = await picows.ws_create_server(ban, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(HandshakeRefusedError) as refused:
+            await PicowsOpener()(f"ws://127.0.0.1:{port}/", Recorder())
+        assert refused.value.http_status == 418 and refused.value.retry_after == 120.0
     finally:
         server.close()
         await server.wait_closed()

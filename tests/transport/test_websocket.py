@@ -417,3 +417,27 @@ async def test_rotation_has_no_gap_when_the_old_link_lags_the_new_one() -> None:
             await wait_until(lambda: len(session.delivered) > seen + 10, what="data after the switch")
             assert session.gaps == []
             assert session.duplicates > 0  # both links carried the overlap; the consumer dropped it
+
+
+async def test_the_connect_gate_holds_every_attempt_and_a_refusal_counts_as_a_failed_one() -> None:
+    async with LoopbackMarketServer() as server:
+        session = FakeSession(["btcusdt@depth"])
+        gate_open = asyncio.Event()
+        calls: list[str] = []
+
+        async def gate() -> None:
+            calls.append("gate")
+            if len(calls) == 2:
+                raise ConnectionLostError("held: no budget")  # a refused attempt: backoff, then again
+            await gate_open.wait()
+
+        async with _client(session, _config(server.url), connect_gate=gate) as client:
+            await wait_until(lambda: calls == ["gate"], what="the first attempt at the gate")
+            await asyncio.sleep(0)  # the supervisor is parked in the gate: nothing may connect
+            assert server.connections == [] and client.state is ConnectionState.CONNECTING
+            gate_open.set()
+            first = await server.wait_connections(1)
+            first.abort()
+            await server.wait_connections(2)  # the reconnect went through the gate twice
+            assert calls == ["gate", "gate", "gate"]
+            assert client.statistics()["connect_failures"] == 1

@@ -120,6 +120,15 @@ class ConnectionLostError(RemoteRetryableError):
     """The transport to the venue dropped; nothing in flight is implied."""
 
 
+class HandshakeRefusedError(ConnectionLostError):
+    """The venue answered the WebSocket upgrade with an HTTP error (``http_status``):
+    418 (IP banned) or 429 (too many attempts) carry ``retry_after`` seconds when sent."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class RateLimitedError(RemoteRetryableError):
     """The venue said slow down (HTTP 429 / 418). ``retry_after`` in seconds."""
 

@@ -14,7 +14,7 @@ from typing import Final, Protocol
 
 import picows
 
-from stanchion.core.errors import ConnectionLostError
+from stanchion.core.errors import ConnectionLostError, HandshakeRefusedError
 
 
 class Link(Protocol):
@@ -174,7 +174,27 @@ class PicowsOpener:
                 max_frame_size=self._max,
                 extra_headers=self._headers or None,
             )
+        except picows.WSInvalidStatusError as exc:
+            raise _refused(exc) from exc
         except (TimeoutError, OSError, picows.WSError) as exc:
             raise ConnectionLostError(f"websocket connect failed: {type(exc).__name__}") from exc
         assert isinstance(listener, _PicowsListener) and listener.link is not None
         return listener.link
+
+
+def _refused(exc: picows.WSInvalidStatusError) -> HandshakeRefusedError:
+    """The upgrade answered with an HTTP error: its status and ``Retry-After`` (seconds), if any."""
+    response = exc.response
+    if response is None:
+        return HandshakeRefusedError("websocket handshake refused")
+    status = int(response.status)
+    retry_after: float | None = None
+    for name, value in response.headers.items():
+        if name.lower() == "retry-after":
+            try:
+                retry_after = max(0.0, float(value))
+            except ValueError:
+                retry_after = None
+    return HandshakeRefusedError(
+        f"websocket handshake refused: HTTP {status}", http_status=status, retry_after=retry_after
+    )

@@ -15,6 +15,12 @@ A venue adapter supplies its rules as data and callbacks, nothing else:
   silence may last, which streams may be quiet.
 * ``request_rotation(reason)``: the session saw the venue announce a shutdown
   (Binance ``serverShutdown``).
+* ``connect_gate()``: awaited before every connection attempt (first connect,
+  reconnect, rotation): the venue's connection-attempt limits and its bans. A
+  reconnect during an IP ban would extend the ban, so the gate holds it until the
+  ban ends; an exception from the gate counts as a failed attempt (backoff).
+  ``on_handshake_refused(status, retry_after_s)``: the venue answered an upgrade
+  with an HTTP error (418 banned, 429 too many attempts), for the gate to learn.
 
 Make-before-break rotation (before the venue's maximum lifetime, or on request):
 the replacement link is opened and subscribed while the old one keeps serving.
@@ -40,12 +46,12 @@ import functools
 import logging
 import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stanchion.core.clock import Clock, LiveClock
-from stanchion.core.errors import ConfigError, ConnectionLostError
+from stanchion.core.errors import ConfigError, ConnectionLostError, HandshakeRefusedError
 from stanchion.core.state_machine import StateMachine
 from stanchion.transport.backoff import Backoff, BackoffPolicy
 from stanchion.transport.link import Link, LinkOpener, PicowsOpener
@@ -184,6 +190,8 @@ class WebSocketClient:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         opener: LinkOpener | None = None,
+        connect_gate: Callable[[], Awaitable[object]] | None = None,
+        on_handshake_refused: Callable[[int, float | None], None] | None = None,
     ) -> None:
         self._config = config
         self._handle = on_message
@@ -194,6 +202,8 @@ class WebSocketClient:
         # on_reconnect fires once per reconnect, on_heartbeat_rtt with each ping->pong in seconds.
         self._on_reconnect = on_reconnect
         self._on_heartbeat_rtt = on_heartbeat_rtt
+        self._connect_gate = connect_gate
+        self._on_handshake_refused = on_handshake_refused
         self._clock = clock or LiveClock()
         self._monotonic_ns = self._clock.monotonic_ns
         self._opener: LinkOpener = opener or PicowsOpener(handshake_timeout_s=config.connect_timeout_s)
@@ -514,6 +524,13 @@ class WebSocketClient:
             raise self._failure
 
     async def _open(self, pending: bool) -> _Conn | None:
+        if self._connect_gate is not None:
+            try:
+                await self._connect_gate()  # may wait out a ban: never attempt during one
+            except Exception as exc:  # noqa: BLE001 - a refused attempt is a failed attempt (backoff)
+                log.warning("%s: connect held: %s", self._config.name, exc)
+                self._connect_failures += 1
+                return None
         self._generation += 1
         conn = _Conn(self, self._generation, pending=pending)
         try:
@@ -522,6 +539,12 @@ class WebSocketClient:
         except (ConnectionLostError, TimeoutError) as exc:
             log.warning("%s: connect failed: %s", self._config.name, exc)
             self._connect_failures += 1
+            if (
+                isinstance(exc, HandshakeRefusedError)
+                and exc.http_status is not None
+                and self._on_handshake_refused is not None
+            ):
+                self._call_hook(self._on_handshake_refused, exc.http_status, exc.retry_after)
             return None
         now = self._clock.monotonic_ns()
         conn.opened_ns = now

@@ -33,6 +33,7 @@ from tests.venues.binance.adapter_support import Sink, make_adapter, started, un
 IP = "127.0.0.1"
 ACCOUNT = "default"  # the simulator's account behind its default key
 WEIGHT, ORDERS_10S, ORDERS_1D = "REQUEST_WEIGHT:60", "ORDERS:10", "ORDERS:86400"
+CONNECTIONS = "CONNECTIONS:300"  # connection attempts per 5 minutes per IP
 
 # web-socket-api.md "Unfilled Order Count": a successful order.place answer.
 DOC_PLACED = (
@@ -316,6 +317,60 @@ async def test_the_simulator_answers_429_and_418_on_the_ws_api_in_binances_forma
             assert response.status == 418 and 1 <= int(response.headers["Retry-After"]) <= 3
 
 
+# --- connection attempts: budgeted, and held during a ban ---------------------------------------
+
+
+def test_a_connection_attempt_costs_one_of_300_per_5_minutes_and_the_ws_api_2_weight() -> None:
+    policy = BinanceRateLimitPolicy()
+    assert policy.connect_costs(ws_api=False) == {CONNECTIONS: 1}
+    assert policy.connect_costs(ws_api=True) == {CONNECTIONS: 1, WEIGHT: 2}
+    assert {b.key: (b.limit, b.interval_s) for b in policy.budgets()}[CONNECTIONS] == (300, 300.0)
+
+
+async def test_starting_charges_both_connections_and_the_ws_api_connect_weight(sim: BinanceSimServer) -> None:
+    adapter = ws_adapter(sim)
+    async with started(adapter):
+        assert used(adapter)[CONNECTIONS] == 2  # the market-data link and the WebSocket API link
+        assert adapter.rate_limiter.statistics()["local_refusals"] == 0
+
+
+async def _relinked(adapter: BinanceAdapter) -> None:
+    """Wait until both links are back: the WebSocket API live, the book LIVE again."""
+    await until(lambda: adapter._api_live() and adapter.live_book("BTCUSDT") is not None, 15.0)
+
+
+async def test_a_known_ban_holds_every_reconnect_until_it_ends(
+    connected: tuple[BinanceAdapter, Sink], sim: BinanceSimServer
+) -> None:
+    adapter, sink = connected
+    sim.inject(Fault("ip_ban", duration_s=2.0))
+    adapter.submit(resting_buy(adapter, "wsrl-ban-rc"))  # meets the ban: the limiter learns it
+    await until(lambda: rejected(sink, "wsrl-ban-rc") is not None)
+    ban_ends = time.monotonic() + adapter.rate_limiter.blocked_for_s
+    sim.inject(Fault("close"))  # both links drop mid-ban
+    await until(lambda: not adapter._api_live(), 5.0)
+    await _relinked(adapter)
+    assert time.monotonic() >= ban_ends - 0.05  # nobody knocked before the ban ended ...
+    assert sim.statistics()["handshakes_refused_banned"] == 0  # ... as the venue saw it
+
+
+async def test_a_ban_first_heard_of_at_the_handshake_holds_the_other_attempts(
+    connected: tuple[BinanceAdapter, Sink], sim: BinanceSimServer
+) -> None:
+    adapter, _sink = connected
+    limiter = adapter.rate_limiter
+    started_at = time.monotonic()
+    sim.inject(Fault("ip_ban", duration_s=2.0))
+    sim.inject(Fault("close"))  # the links drop before any request told the adapter of the ban
+    await until(lambda: limiter.banned, 5.0)  # the refused upgrade's 418 and Retry-After
+    await _relinked(adapter)
+    assert time.monotonic() - started_at >= 2.0 - 0.05
+    # One refused attempt per link at most; then the limiter held them (the backoff alone would
+    # have knocked again within the ban: its first delays are well under 2 s).
+    assert 1 <= sim.statistics()["handshakes_refused_banned"] <= 2  # type: ignore[operator]
+    assert limiter.statistics()["banned_total"] >= 1
+
+
 # --- the venue's limits, not only its counts ----------------------------------------------------
 
 
@@ -324,10 +379,11 @@ def test_the_policy_adopts_the_venues_limits_whole_from_exchange_info_and_per_en
     assert policy.set_limits(limits_from_rate_limits(decode_ws_api_response(DOC_PLACED).rateLimits)) is False
     lower = (Limit("REQUEST_WEIGHT", 60, 1200), Limit("ORDERS", 10, 7), Limit("RAW_REQUESTS", 300, 61000))
     assert policy.set_limits(lower) is True  # exchangeInfo: the whole list (RAW_REQUESTS is not budgeted)
-    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 1200, ORDERS_10S: 7}
+    # The connection-attempt limit is documented, not listed: it stays whatever the venue lists.
+    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 1200, ORDERS_10S: 7, CONNECTIONS: 300}
     # A WebSocket API answer lists only what its request counts against: the rest is kept.
     assert policy.set_limits((Limit("REQUEST_WEIGHT", 60, 3000),), complete=False) is True
-    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 3000, ORDERS_10S: 7}
+    assert {b.key: b.limit for b in policy.budgets()} == {WEIGHT: 3000, ORDERS_10S: 7, CONNECTIONS: 300}
     assert policy.set_limits((), complete=True) is False  # a body without rateLimits changes nothing
     assert policy.ws_weight("order.place") == {WEIGHT: 1, ORDERS_10S: 1}  # no 1-day budget any more
 
@@ -354,7 +410,7 @@ async def test_the_adapter_budgets_the_limits_the_venue_publishes() -> None:
         adapter = ws_adapter(venue)
         async with started(adapter) as sink:  # exchangeInfo first: its rateLimits become the budgets
             assert {b.key: b.limit for b in adapter.rate_limiter.budgets()} == {
-                WEIGHT: 1200, ORDERS_10S: 10, ORDERS_1D: 1000
+                WEIGHT: 1200, ORDERS_10S: 10, ORDERS_1D: 1000, CONNECTIONS: 300
             }
             await clear_of_window_ends(5.0)
             # 90 % of 10 orders per 10 s: the tenth order in the window is refused here, never sent.

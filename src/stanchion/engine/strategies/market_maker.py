@@ -6,6 +6,10 @@ readily), short raises them. Sizes shrink so a fill can never take the
 inventory past ``max_inventory``. A quote is replaced only when its price
 moved more than ``requote_threshold_bps`` from the target, so the
 quote-to-trade ratio stays sane. One cancel in flight per side at most.
+
+After a restart, the quotes the previous run left open (recovered from the
+journal, reconciled with the venue) are adopted as the live quotes on start:
+they are kept or requoted like any other, never left behind at a stale price.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from stanchion.book.l2 import L2Book
 from stanchion.core.fixedpoint import Rounding, round_to_increment
 from stanchion.engine.kernel import Strategy, StrategyContext
 from stanchion.engine.oms import OrderUpdate
-from stanchion.model.orders import OrderType, Side, TimeInForce
+from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,25 @@ class MarketMaker(Strategy):
             if getattr(order, "side", None) is side:
                 return True
         return False
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        """Adopt our open quotes: the first open order of ours per side becomes that side's
+        live quote; any further one on a side is cancelled (never two quotes on one side).
+        Orders whose cancel is already pending are left to close."""
+        self._bid = self._ask = None
+        self._bid_price = self._ask_price = None
+        for cid in ctx.open_orders(self.params.key):
+            order = ctx.order(cid)
+            side = getattr(order, "side", None)
+            price = getattr(order, "price", None)
+            if getattr(order, "status", None) is OrderStatus.CANCEL_PENDING or not isinstance(side, Side):
+                continue
+            if side is Side.BUY and self._bid is None and price is not None:
+                self._bid, self._bid_price = cid, price
+            elif side is Side.SELL and self._ask is None and price is not None:
+                self._ask, self._ask_price = cid, price
+            else:
+                ctx.cancel(cid)
 
     def on_order(self, ctx: StrategyContext, update: OrderUpdate) -> None:
         cid = update.order.client_order_id

@@ -136,6 +136,7 @@ class BinanceSimServer:
         self.internal_errors = 0
         self._pump_scheduled = False
         self._ws_attempts: dict[str, list[float]] = {}
+        self.handshakes_refused_banned = 0  # WebSocket handshakes tried while the IP was banned
         self.steps_done = 0
 
     # --- lifecycle -------------------------------------------------------------------
@@ -252,6 +253,7 @@ class BinanceSimServer:
         return {
             "connections": kinds, "steps": self.steps_done, "internal_errors": self.internal_errors,
             "slow_clients_dropped": self.hub.slow_clients_dropped, "faults_fired": len(self.faults.fired),
+            "handshakes_refused_banned": self.handshakes_refused_banned,
             "update_ids": {s: self.exchange.current_update_id(s) for s in self.exchange.symbols},
         }
 
@@ -569,6 +571,11 @@ class BinanceSimServer:
         self, request: web.Request, kind: str, initial: list[str], combined: bool, account: str | None,
         on_text: Callable[[Connection, str], Awaitable[None]],
     ) -> web.StreamResponse:
+        try:
+            self._refuse_if_banned()  # a banned IP cannot connect either; each attempt is counted
+        except BinanceApiError as exc:
+            self.handshakes_refused_banned += 1
+            return rest.json_response(exc.body(), status=exc.status, headers={"Retry-After": str(exc.retry_after)})
         if not self._connection_allowed(request.remote or "?"):
             return rest.json_response({"code": -1003, "msg": "Too many connection attempts; retry later."},
                                       status=429, headers={"Retry-After": "60"})

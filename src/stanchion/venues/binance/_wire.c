@@ -73,6 +73,10 @@ scan_int(const unsigned char **pp, const unsigned char *end, long long *out)
     return 1;
 }
 
+/* 1 for the bytes of a number string: '0'-'9' and '.'; 0 for NUL, so a scan stops at the
+   NUL that ends every bytes object's buffer without a bounds check per byte. */
+static unsigned char number_char[256];
+
 /* "<[0-9.]*>" */
 static inline int
 scan_number_string(const unsigned char **pp, const unsigned char *end)
@@ -82,7 +86,7 @@ scan_number_string(const unsigned char **pp, const unsigned char *end)
         return 0;
     }
     p++;
-    while (p < end && ((unsigned)(*p - '0') <= 9 || *p == '.')) {
+    while (number_char[*p]) { /* bytes objects end with a NUL (number_char[0] == 0) */
         p++;
     }
     if (p >= end || *p != '"') {
@@ -289,6 +293,10 @@ static struct PyModuleDef wire_module = {
 PyMODINIT_FUNC
 PyInit__wire(void)
 {
+    for (int c = '0'; c <= '9'; c++) {
+        number_char[c] = 1;
+    }
+    number_char['.'] = 1;
     depth_update_str = PyUnicode_InternFromString("depthUpdate");
     if (depth_update_str == NULL) {
         return NULL;

@@ -44,7 +44,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -181,6 +181,12 @@ def budget_key(kind: str, interval_s: int) -> str:
     return f"{kind}:{interval_s}"
 
 
+CONNECTION_LIMIT: Final = Limit("CONNECTIONS", 300, 300)
+"""300 connection attempts every 5 minutes per IP (web-socket-streams.md, web-socket-api.md)."""
+CONNECTIONS_KEY: Final = budget_key(CONNECTION_LIMIT.kind, CONNECTION_LIMIT.interval_s)
+WS_API_CONNECT_WEIGHT: Final = 2
+
+
 def _budgeted(limits: Iterable[Limit]) -> tuple[Limit, ...]:
     """The limits we budget (request weight, order counts), in one order whatever the venue's."""
     return tuple(sorted(
@@ -200,17 +206,37 @@ class BinanceRateLimitPolicy:
     API's ``rateLimits`` are the truth.
     """
 
-    __slots__ = ("_headroom", "_limits")
+    __slots__ = ("_connection_limit", "_headroom", "_limits")
 
-    def __init__(self, limits: tuple[Limit, ...] = DEFAULT_LIMITS, *, headroom: float = 0.9) -> None:
+    def __init__(
+        self,
+        limits: tuple[Limit, ...] = DEFAULT_LIMITS,
+        *,
+        headroom: float = 0.9,
+        connection_limit: int = CONNECTION_LIMIT.limit,
+    ) -> None:
         self._limits = _budgeted(limits)
         self._headroom = headroom
+        self._connection_limit = connection_limit
 
     def budgets(self) -> list[Budget]:
+        """The venue's limits, and the connection-attempt limit (documented, not in ``rateLimits``)."""
         return [
-            Budget(budget_key(limit.kind, limit.interval_s), limit.limit, float(limit.interval_s), self._headroom)
-            for limit in self._limits
+            *(
+                Budget(budget_key(limit.kind, limit.interval_s), limit.limit, float(limit.interval_s), self._headroom)
+                for limit in self._limits
+            ),
+            Budget(CONNECTIONS_KEY, self._connection_limit, float(CONNECTION_LIMIT.interval_s), self._headroom),
         ]
+
+    def connect_costs(self, *, ws_api: bool) -> dict[str, int]:
+        """One connection attempt: it counts against the IP's 300 per 5 minutes (streams
+        and WebSocket API alike); connecting to the WebSocket API also costs 2 weight
+        (web-socket-api.md "Connection limits", "IP limits")."""
+        costs = {CONNECTIONS_KEY: 1}
+        if ws_api:
+            costs[budget_key("REQUEST_WEIGHT", 60)] = WS_API_CONNECT_WEIGHT
+        return costs
 
     @property
     def limits(self) -> tuple[Limit, ...]:
@@ -298,6 +324,8 @@ class BinanceAdapterConfig:
     subscribe_interval_s: float = 0.25
     backoff: BackoffPolicy = field(default_factory=lambda: BackoffPolicy(base_s=0.1, cap_s=5.0))
     connect_timeout_s: float = 10.0
+    connection_attempts_per_5min: int = CONNECTION_LIMIT.limit
+    """The venue's limit on WebSocket connection attempts per IP (Binance: 300 per 5 minutes)."""
 
 
 @dataclass(slots=True)
@@ -351,7 +379,7 @@ class BinanceAdapter:
         self._clock = clock or LiveClock()
         self._events = events or AdapterEvents()
         self._open_orders = open_orders
-        self._policy = BinanceRateLimitPolicy()
+        self._policy = BinanceRateLimitPolicy(connection_limit=config.connection_attempts_per_5min)
         # One budget for REST and the WebSocket API: Binance counts both against the same limits.
         self._limiter = RateLimiter(self._policy.budgets(), clock=self._clock)
         self._http = HttpClient(
@@ -526,6 +554,8 @@ class BinanceAdapter:
             on_reconnect=lambda: self._events.on_reconnect(self.name, "market_data"),
             on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "market_data", s),
             clock=self._clock,
+            connect_gate=lambda: self._connect_gate(ws_api=False),
+            on_handshake_refused=self._on_handshake_refused,
         )
         now = self._clock.monotonic_ns()
         for symbol in self._symbols:
@@ -545,6 +575,8 @@ class BinanceAdapter:
             on_reconnect=lambda: self._events.on_reconnect(self.name, "ws_api"),
             on_heartbeat_rtt=lambda s: self._events.on_heartbeat_rtt(self.name, "ws_api", s),
             clock=self._clock,
+            connect_gate=lambda: self._connect_gate(ws_api=True),
+            on_handshake_refused=self._on_handshake_refused,
         )
         self._runners = [
             asyncio.create_task(self._run_client(self._md), name=f"{self.name}-md"),
@@ -556,6 +588,21 @@ class BinanceAdapter:
                 await self._user_subscribed.wait()
         except TimeoutError:
             raise ConnectionLostError(f"{self.name}: user data stream not established", venue=self.name) from None
+
+    async def _connect_gate(self, *, ws_api: bool) -> None:
+        """Before every connection attempt: charge it to the IP's connection budget (and the
+        WebSocket API's 2 weight), waiting while a 429 pause or a 418 ban holds every request
+        (a reconnect during a ban would extend it) or the budget is spent."""
+        ticket = await self._limiter.acquire(self._policy.connect_costs(ws_api=ws_api))
+        self._limiter.complete(ticket)  # no answer carries it: the venue's next count includes it
+
+    def _on_handshake_refused(self, status: int, retry_after_s: float | None) -> None:
+        """A WebSocket upgrade answered 418: the IP is banned (it may be the first we hear
+        of it): every request and every connection attempt waits until it ends. A 429
+        (too many connection attempts) is left to the reconnect backoff: it says nothing
+        of the request-weight and order limits, so orders are not paused for it."""
+        if status == 418:
+            self._limiter.on_rate_limited(418, retry_after_s)
 
     async def _run_client(self, client: WebSocketClient) -> None:
         try:
