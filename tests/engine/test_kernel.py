@@ -209,15 +209,23 @@ def test_market_maker_skews_against_inventory_and_limits_size() -> None:
     assert mm.sizes(-S8 // 10, 1_000) == (S8 // 10, S8 // 10)
 
 
-def test_market_maker_requotes_only_when_the_price_moves() -> None:
+_QUOTING = MarketMakerParams(KEY, quote_size=S8 // 100, half_spread_bps=5, max_inventory=S8 // 10,
+                             skew_bps_per_unit=0, inventory_unit=S8, requote_threshold_bps=5)
+
+
+def _quoting() -> tuple[Kernel, RecordingGateway]:
+    """A kernel whose market maker quotes both sides, both quotes acknowledged (NEW)."""
     kernel, gateway, _ = _kernel()
-    params = MarketMakerParams(KEY, quote_size=S8 // 100, half_spread_bps=5, max_inventory=S8 // 10,
-                               skew_bps_per_unit=0, inventory_unit=S8, requote_threshold_bps=5)
-    kernel.add_strategy(MarketMaker("mm", params))
+    kernel.add_strategy(MarketMaker("mm", _QUOTING))
     kernel.start_trading()
     kernel.on_book(KEY, _book())
     for c in gateway.submitted:
         kernel.on_execution_report("binance", _report(c, OrderStatus.NEW, 0))
+    return kernel, gateway
+
+
+def test_market_maker_requotes_only_when_the_price_moves() -> None:
+    kernel, gateway = _quoting()
     kernel.on_book(KEY, _book(60_000 * S8 + S8 // 100, 60_001 * S8 + S8 // 100))  # 1 cent: keep quotes
     assert len(gateway.submitted) == 2 and gateway.cancelled == []
     kernel.on_book(KEY, _book(60_100 * S8, 60_101 * S8))  # big move: cancel both
@@ -225,15 +233,8 @@ def test_market_maker_requotes_only_when_the_price_moves() -> None:
 
 
 def test_market_maker_adopts_its_quotes_open_across_a_restart() -> None:
-    kernel, gateway, _ = _kernel()
-    params = MarketMakerParams(KEY, quote_size=S8 // 100, half_spread_bps=5, max_inventory=S8 // 10,
-                               skew_bps_per_unit=0, inventory_unit=S8, requote_threshold_bps=5)
-    kernel.add_strategy(MarketMaker("mm", params))
-    kernel.start_trading()
-    kernel.on_book(KEY, _book())
+    kernel, gateway = _quoting()
     quotes = list(gateway.submitted)
-    for c in quotes:
-        kernel.on_execution_report("binance", _report(c, OrderStatus.NEW, 0))
     # A stray second bid of ours (e.g. a successor whose predecessor's cancel was lost in the crash).
     stray = kernel.submit(kernel.strategies[0], KEY, Side.BUY, S8 // 100, 59_990 * S8, OrderType.LIMIT,
                           TimeInForce.GTC)
@@ -245,7 +246,7 @@ def test_market_maker_adopts_its_quotes_open_across_a_restart() -> None:
     gateway2 = RecordingGateway()
     restarted.add_venue("binance", kernel.oms["binance"], gateway2)
     restarted.add_instrument(INSTRUMENT, "main")
-    mm = MarketMaker("mm", params)
+    mm = MarketMaker("mm", _QUOTING)
     restarted.add_strategy(mm)
     restarted.start_trading()
     assert [c.client_order_id for c in gateway2.cancelled] == [stray]  # never two quotes on one side
