@@ -114,14 +114,18 @@ class Ticket:
 
 
 class _Window:
-    __slots__ = ("budget", "in_flight", "index", "interval_ns", "used")
+    __slots__ = ("allowance", "budget", "in_flight", "index", "interval_ns", "used")
 
     def __init__(self, budget: Budget) -> None:
-        self.budget = budget
-        self.interval_ns = round(budget.interval_s * _NS)
         self.index = -1
         self.used = 0
         self.in_flight = 0
+        self.set_budget(budget)
+
+    def set_budget(self, budget: Budget) -> None:
+        self.budget = budget
+        self.allowance = budget.allowance  # read on every charge: computed once
+        self.interval_ns = round(budget.interval_s * _NS)
 
     def roll(self, wall_ns: int) -> None:
         index = wall_ns // self.interval_ns
@@ -130,7 +134,7 @@ class _Window:
             self.used = self.in_flight  # requests in flight will be counted in the new window at worst
 
     def wait_ns(self, wall_ns: int, cost: int) -> int:
-        if self.used + cost <= self.budget.allowance:
+        if self.used + cost <= self.allowance:
             return 0
         return (self.index + 1) * self.interval_ns - wall_ns
 
@@ -204,7 +208,7 @@ class RateLimiter:
             if window is None:
                 self._windows[key] = _Window(budget)
             else:
-                window.budget = budget
+                window.set_budget(budget)
 
     def budgets(self) -> list[Budget]:
         """The budgets in force."""
@@ -224,9 +228,9 @@ class RateLimiter:
             window = self._windows.get(key)
             if window is None or cost <= 0:
                 continue
-            if cost > window.budget.allowance:
+            if cost > window.allowance:
                 raise ConfigError(
-                    f"a request costing {cost} can never fit budget {key!r} (allowance {window.budget.allowance})"
+                    f"a request costing {cost} can never fit budget {key!r} (allowance {window.allowance})"
                 )
             window.roll(wall)
             wait_ns = max(wait_ns, window.wait_ns(wall, cost))

@@ -206,7 +206,7 @@ class BinanceRateLimitPolicy:
     API's ``rateLimits`` are the truth.
     """
 
-    __slots__ = ("_connection_limit", "_headroom", "_limits")
+    __slots__ = ("_connection_limit", "_headroom", "_limits", "_ws_costs")
 
     def __init__(
         self,
@@ -218,6 +218,7 @@ class BinanceRateLimitPolicy:
         self._limits = _budgeted(limits)
         self._headroom = headroom
         self._connection_limit = connection_limit
+        self._ws_costs: dict[str, dict[str, int]] = {}  # per method, until the limits change
 
     def budgets(self) -> list[Budget]:
         """The venue's limits, and the connection-attempt limit (documented, not in ``rateLimits``)."""
@@ -260,6 +261,7 @@ class BinanceRateLimitPolicy:
         if kept == self._limits:
             return False
         self._limits = kept
+        self._ws_costs.clear()
         return True
 
     def weight(self, method: str, path: str, params: Mapping[str, str]) -> dict[str, int]:
@@ -269,14 +271,18 @@ class BinanceRateLimitPolicy:
             weight = 1  # an endpoint without a documented weight still counts
         return self._costs(weight, ORDER_COUNT.get((method.upper(), path), 0))
 
-    def ws_weight(self, method: str) -> dict[str, int]:
+    def ws_weight(self, method: str) -> Mapping[str, int]:
         """Cost of one WebSocket API request: the same budgets as its REST twin
-        (``order.place`` = ``POST /api/v3/order``: weight 1 and one order)."""
-        try:
-            weight = ws_api_weight(method)
-        except KeyError:
-            weight = 1
-        return self._costs(weight, WS_API_ORDER_COUNT.get(method, 0))
+        (``order.place`` = ``POST /api/v3/order``: weight 1 and one order). Computed once
+        per method while the limits stand (it is read on every order); read-only."""
+        costs = self._ws_costs.get(method)
+        if costs is None:
+            try:
+                weight = ws_api_weight(method)
+            except KeyError:
+                weight = 1
+            costs = self._ws_costs[method] = self._costs(weight, WS_API_ORDER_COUNT.get(method, 0))
+        return costs
 
     def _costs(self, weight: int, orders: int) -> dict[str, int]:
         costs = {budget_key("REQUEST_WEIGHT", 60): weight}

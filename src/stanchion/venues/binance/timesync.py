@@ -31,18 +31,21 @@ class TimeSample:
 class ClockOffset:
     """``server_time ≈ local_time + offset_ms``."""
 
-    __slots__ = ("_samples",)
+    __slots__ = ("_offset_ms", "_samples")
 
     def __init__(self, keep: int = 8) -> None:
         self._samples: deque[TimeSample] = deque(maxlen=keep)
+        self._offset_ms = 0  # computed when a sample comes or goes, not per signed request
 
     def add(self, sample: TimeSample) -> None:
         if sample.rtt_ms < 0:
             raise ValueError("a time sample cannot be received before it was sent")
         self._samples.append(sample)
+        self._offset_ms = round(min(self._samples, key=lambda s: s.rtt_ms).offset_ms)
 
     def clear(self) -> None:
         self._samples.clear()
+        self._offset_ms = 0
 
     @property
     def samples(self) -> int:
@@ -50,10 +53,8 @@ class ClockOffset:
 
     @property
     def offset_ms(self) -> int:
-        if not self._samples:
-            return 0
-        best = min(self._samples, key=lambda s: s.rtt_ms)
-        return round(best.offset_ms)
+        """The offset of the sample with the smallest round trip (0 with no samples)."""
+        return self._offset_ms
 
     @property
     def uncertainty_ms(self) -> float | None:
@@ -63,4 +64,4 @@ class ClockOffset:
         return min(s.rtt_ms for s in self._samples) / 2
 
     def server_time_ms(self, local_ms: int) -> int:
-        return local_ms + self.offset_ms
+        return local_ms + self._offset_ms
