@@ -154,7 +154,6 @@ class _Conn:
     def on_open(self, link: Link) -> None:
         self.link = link
 
-
     def on_ping(self, payload: bytes) -> None:
         self.client._on_ping(self, payload)
 
