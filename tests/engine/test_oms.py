@@ -71,6 +71,22 @@ def test_lifecycle_with_partial_fills_and_duplicate_reports() -> None:
     assert oms.get(cid).status is OrderStatus.FILLED  # type: ignore[union-attr]
 
 
+def test_a_cancel_is_one_journal_write_and_replays_to_cancel_pending() -> None:
+    oms, journal = _oms()
+    cid = _submit(oms)
+    oms.on_report(_report(cid, OrderStatus.NEW, ExecutionType.NEW))
+    before = len(journal.records)
+    command = oms.request_cancel(cid)
+    assert command is not None and oms.get(cid).status is OrderStatus.CANCEL_PENDING  # type: ignore[union-attr]
+    assert journal.records[before:] == [(JournalKind.CANCEL_INTENT, cid, b"")]  # the intent alone
+    fresh, _ = _oms()
+    for kind, key, body in journal.records:
+        fresh.replay(kind, key, body)
+    order = fresh.get(cid)
+    assert order is not None and order.status is OrderStatus.CANCEL_PENDING and order.venue_order_id == 77
+    assert [q.client_order_id for q in fresh.after_replay(now_ns=0)] == [cid]  # resolved by query
+
+
 def test_fill_after_cancel_request() -> None:
     oms, _ = _oms()
     cid = _submit(oms)

@@ -256,7 +256,9 @@ class OrderManager:
         if order.status is OrderStatus.CANCEL_PENDING:
             return None  # one cancel in flight is enough
         self._journal(JournalKind.CANCEL_INTENT, client_order_id, b"")
-        self._transition(order, OrderTrigger.CANCEL_REQUESTED)
+        # No STATE record: replaying the CANCEL_INTENT applies this same transition (one
+        # journal write, not two, between the strategy's cancel and the cancel frame).
+        self._transition(order, OrderTrigger.CANCEL_REQUESTED, journal=False)
         self.stats.cancels_requested += 1
         return CancelOrder(order.symbol, client_order_id, order.venue_order_id)
 
@@ -374,14 +376,16 @@ class OrderManager:
             self.stats.resolved_unknown += 1
         return self._transition(order, trigger)
 
-    def _transition(self, order: Order, trigger: OrderTrigger, record_reason: str | None = None) -> OrderUpdate:
+    def _transition(
+        self, order: Order, trigger: OrderTrigger, record_reason: str | None = None, *, journal: bool = True
+    ) -> OrderUpdate:
         previous = order.status
         try:
             status = order.machine.trigger(trigger)
         except IllegalTransitionError:
             self.stats.anomalies += 1
             raise
-        if status is not previous or record_reason:
+        if journal and (status is not previous or record_reason):
             record = OrderStateRecord(order.client_order_id, status, order.venue_order_id, order.filled_qty,
                                       record_reason)
             self._journal(JournalKind.STATE, order.client_order_id, _encoder.encode(record))
