@@ -52,6 +52,8 @@ def _assert_like(m: LevelMap, d: dict[int, int]) -> None:
     assert sorted(m.keys()) == sorted(d.keys())
     assert sorted(m.items()) == sorted(d.items())
     assert sorted(m.values()) == sorted(d.values())
+    for key in (0, -1, 3_000_000_000_000, 3_000_001_000_000, INT64_MIN, 2**63, 10**30, "x"):
+        assert (key in m) == (key in d)  # present and absent, fast and wide
     for key, value in d.items():
         assert key in m
         assert m[key] == value

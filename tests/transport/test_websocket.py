@@ -433,7 +433,7 @@ async def test_the_connect_gate_holds_every_attempt_and_a_refusal_counts_as_a_fa
 
         async with _client(session, _config(server.url), connect_gate=gate) as client:
             await wait_until(lambda: calls == ["gate"], what="the first attempt at the gate")
-            await asyncio.sleep(0)  # the supervisor is parked in the gate: nothing may connect
+            # The supervisor is parked in the gate: nothing has connected.
             assert server.connections == [] and client.state is ConnectionState.CONNECTING
             gate_open.set()
             first = await server.wait_connections(1)

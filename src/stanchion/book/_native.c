@@ -1,22 +1,25 @@
 /*
- * stanchion.book._native — the per-level loop of L2Book.apply_text_crossed and
- * L2Book.apply_json_crossed in C (decision 0003 §7).
+ * stanchion.book._native — a book side and the per-level loop of a depth diff in C
+ * (decision 0003 §7, §8).
  *
- * One call applies one side of a depth diff: a list (or tuple) of
- * ("<digits>.<scale digits>", "<digits>.<scale digits>") string pairs, or the
- * bytes of the JSON array they came in, as the venue wrote them, parsed to
- * fixed-point ints and written into the side's dict (price -> qty), its heap of
- * prices and its cached best price.
+ * LevelMap: one side of a book, int64 price -> qty in an open-addressing table that
+ * behaves as a dict[int, int] (see its section below).
  *
- * It is an accelerator, not a second parser: it handles only the exact shape
+ * The loops: one call applies a depth diff's levels — a list (or tuple) of
+ * ("<digits>.<scale digits>", "<digits>.<scale digits>") string pairs, the bytes of
+ * the JSON arrays they came in, or already-parsed (price, qty) ints — into the
+ * sides' LevelMaps, their heaps of prices and their cached best prices.
+ *
+ * They are accelerators, not second parsers: they handle only the exact shape
  * the Python path accepts inline (ASCII digits, one dot at the scale's
- * position, at least one whole digit) and at most 18 digits, so every value it
- * produces fits in an int64 and equals int(text.replace(".", "", 1)). At the
+ * position, at least one whole digit) and at most 18 digits, so every value they
+ * produce fits in an int64 and equals int(text.replace(".", "", 1)). At the
  * first level that is anything else (another shape, a non-string, a wrong
- * arity, a value beyond 18 digits, a JSON escape or any unexpected byte) it stops *before* touching that level and
- * hands the rest back; the Python reference path then applies the rest with
- * the full rules and raises the precise ParseError. The result is therefore
- * identical to the Python path's, level by level (the property tests check it).
+ * arity, a value beyond 18 digits, a JSON escape or any unexpected byte) they
+ * stop *before* touching that level and hand the rest back; the Python reference
+ * path then applies the rest with the full rules and raises the precise
+ * ParseError. The result is therefore identical to the Python path's, level by
+ * level (the property tests check it).
  *
  * Best-price sentinels (see l2.py): bids use -1 for "empty" and a huge int
  * (``big``) for "dirty"; asks use ``big`` for "empty" and -1 for "dirty".
@@ -456,15 +459,24 @@ lm_subscript(LevelMapObject *m, PyObject *key)
     return value;
 }
 
+/* `key in m` with no value object: the Python path asks it for every level and on every
+   dirty-best recompute. */
 static int
 lm_contains(LevelMapObject *m, PyObject *key)
 {
-    PyObject *value = lm_lookup(m, key);
-    if (value != NULL) {
-        Py_DECREF(value);
+    int64_t k;
+    int fast = lm_key(key, &k);
+    if (fast < 0) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear(); /* a non-int key is simply absent */
+            return 0;
+        }
+        return -1;
+    }
+    if (fast && lm_find(m, k) >= 0) {
         return 1;
     }
-    return PyErr_Occurred() ? -1 : 0;
+    return m->wide != NULL ? PyDict_Contains(m->wide, key) : 0;
 }
 
 static PyObject *
@@ -1286,7 +1298,7 @@ static PyMethodDef native_methods[] = {
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT,
     "stanchion.book._native",
-    "The per-level loop of L2Book.apply_text_crossed in C (see _native.c).",
+    "A book side (LevelMap) and the per-level loops of a depth diff in C (see _native.c).",
     -1,
     native_methods,
     NULL,
