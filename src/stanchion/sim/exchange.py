@@ -76,6 +76,7 @@ BAD_KEY = Rejected(-2015, "Invalid API-key, IP, or permissions for action.")
 BAD_SYMBOL = Rejected(-1121, "Invalid symbol.")
 NO_SUCH_ORDER = Rejected(-2013, "Order does not exist.")
 UNKNOWN_ORDER = Rejected(-2011, "Unknown order sent.")
+CANCEL_RESTRICTED = Rejected(-2011, "Order was not canceled due to cancel restrictions.")
 DUPLICATE_ORDER = Rejected(-2010, "Duplicate order sent.")
 INSUFFICIENT_BALANCE = Rejected(-2010, "Account has insufficient balance for requested action.")
 WOULD_TAKE = Rejected(-2010, "Order would immediately match and take.")
@@ -727,9 +728,12 @@ class SimExchange:
         order_id: int | None = None,
         client_order_id: str | None = None,
         new_client_order_id: str | None = None,
+        restriction: str | None = None,
     ) -> Accepted | Rejected:
         """Cancel one open order. The view's ``client_order_id`` is the cancel's id and
-        ``orig_client_order_id`` the order's. Unknown → -2011 "Unknown order sent."."""
+        ``orig_client_order_id`` the order's. Unknown → -2011 "Unknown order sent."; a
+        ``restriction`` (``cancelRestrictions``: ONLY_NEW, ONLY_PARTIALLY_FILLED) the order's
+        status does not meet → -2011 "Order was not canceled due to cancel restrictions."."""
         if account not in self._ledger:
             return BAD_KEY
         if symbol not in self._states:
@@ -742,6 +746,8 @@ class SimExchange:
         order = self._find_open(account, symbol, order_id, client_order_id)
         if order is None:
             return UNKNOWN_ORDER
+        if restriction is not None and t.CANCEL_RESTRICTIONS.get(restriction) != order.status:
+            return CANCEL_RESTRICTED
         now = self.server_time_ms()
         view = self._cancel(order, new_client_order_id or self._new_client_id(), now)
         self._emit_account_updates(now)

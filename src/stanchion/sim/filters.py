@@ -142,7 +142,7 @@ class SymbolSpec:
             "opoAllowed": False,
             "quoteOrderQtyMarketAllowed": True,
             "allowTrailingStop": False,
-            "cancelReplaceAllowed": False,
+            "cancelReplaceAllowed": True,
             "amendAllowed": False,
             "pegInstructionsAllowed": False,
             "isSpotTradingAllowed": True,

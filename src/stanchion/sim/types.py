@@ -41,6 +41,8 @@ EXPIRED_IN_MATCH: Final = "EXPIRED_IN_MATCH"
 TRADE: Final = "TRADE"
 TRADE_PREVENTION: Final = "TRADE_PREVENTION"
 OPEN_STATUSES: Final = frozenset({NEW, PARTIALLY_FILLED})
+CANCEL_RESTRICTIONS: Final = {"ONLY_NEW": NEW, "ONLY_PARTIALLY_FILLED": PARTIALLY_FILLED}
+"""``cancelRestrictions`` value → the status an order must have for the cancel to go through."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,23 @@ def test_limit_rests_and_locks_quote_then_cancel_releases() -> None:
     assert exchange.cancel_order("alice", "BTCUSDT", order_id=order.order_id) == Rejected(-2011, "Unknown order sent.")
 
 
+def test_cancel_restrictions_follow_the_order_status() -> None:
+    exchange, _ = make_exchange()
+    resting = accepted(exchange.place_order("bob", limit("SELL", 3 * E, 100 * E, client_id="r1"))).order
+    fresh = accepted(exchange.place_order("bob", limit("SELL", E, 105 * E, client_id="f1"))).order
+    accepted(exchange.place_order("alice", limit("BUY", E, 100 * E)))  # r1 is now PARTIALLY_FILLED
+    restricted = Rejected(-2011, "Order was not canceled due to cancel restrictions.")
+    assert exchange.cancel_order("bob", "BTCUSDT", order_id=resting.order_id, restriction="ONLY_NEW") == restricted
+    assert exchange.cancel_order("bob", "BTCUSDT", order_id=fresh.order_id, restriction="ONLY_PARTIALLY_FILLED") == restricted
+    exchange.drain_events()
+    both = [
+        accepted(exchange.cancel_order("bob", "BTCUSDT", order_id=resting.order_id, restriction="ONLY_PARTIALLY_FILLED")),
+        accepted(exchange.cancel_order("bob", "BTCUSDT", order_id=fresh.order_id, restriction="ONLY_NEW")),
+    ]
+    assert [(c.order.status, c.order.executed_qty) for c in both] == [("CANCELED", E), ("CANCELED", 0)]
+    assert [r.execution_type for r in executions(exchange.drain_events())] == ["CANCELED", "CANCELED"]
+
+
 def test_partial_fill_fees_in_received_asset_and_ids_increase() -> None:
     exchange, _ = make_exchange(maker_bps=10, taker_bps=20)
     maker = accepted(exchange.place_order("bob", limit("SELL", 3 * E, 100 * E))).order

@@ -10,18 +10,23 @@ class BinanceApiError(Exception):
     """A request the simulated venue refuses; becomes the error JSON and an HTTP status."""
 
     def __init__(
-        self, code: int, msg: str, status: int = 400, retry_after: int | None = None, retry_at_ms: int | None = None
+        self, code: int, msg: str, status: int = 400, retry_after: int | None = None, retry_at_ms: int | None = None,
+        data: dict[str, object] | None = None,
     ) -> None:
         """``retry_after``: seconds, REST's ``Retry-After`` header; ``retry_at_ms``: when the client
-        may retry (epoch ms), the WebSocket API's ``error.data.retryAfter`` (a timestamp, not a delay)."""
+        may retry (epoch ms), the WebSocket API's ``error.data.retryAfter`` (a timestamp, not a delay);
+        ``data``: the error's ``data`` object (cancel-replace: what each half did)."""
         super().__init__(f"{code}: {msg}")
         self.code = code
         self.msg = msg
         self.status = status
         self.retry_after = retry_after
         self.retry_at_ms = retry_at_ms
+        self.data = data
 
     def body(self) -> dict[str, object]:
+        if self.data is not None:
+            return {"code": self.code, "msg": self.msg, "data": self.data}
         return {"code": self.code, "msg": self.msg}
 
 
@@ -83,6 +88,16 @@ def outside_recv_window() -> BinanceApiError:
 
 def ahead_of_server() -> BinanceApiError:
     return BinanceApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+
+
+def cancel_replace_failed(data: dict[str, object]) -> BinanceApiError:
+    """400 -2022: the cancel failed and the new order failed or was not attempted (errors.md)."""
+    return BinanceApiError(-2022, "Order cancel-replace failed.", data=data)
+
+
+def cancel_replace_partially_failed(data: dict[str, object]) -> BinanceApiError:
+    """409 -2021: one half of a cancel-replace succeeded, the other failed (errors.md)."""
+    return BinanceApiError(-2021, "Order cancel-replace partially failed.", status=409, data=data)
 
 
 def timeout_unknown() -> BinanceApiError:

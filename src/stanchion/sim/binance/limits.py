@@ -24,6 +24,7 @@ WEIGHTS: Final[Mapping[tuple[str, str], int]] = {
     ("POST", "/api/v3/order"): 1,
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/cancelReplace"): 1,
     ("DELETE", "/api/v3/openOrders"): 1,
     ("GET", "/api/v3/allOrders"): 20,
     ("GET", "/api/v3/account"): 20,
@@ -36,7 +37,8 @@ WEIGHTS: Final[Mapping[tuple[str, str], int]] = {
 # WebSocket API methods → weight (web-socket-api.md).
 WS_WEIGHTS: Final[Mapping[str, int]] = {
     "ping": 1, "time": 1, "exchangeInfo": 20, "order.place": 1, "order.test": 1, "order.cancel": 1,
-    "order.status": 4, "openOrders.status": 6, "openOrders.cancelAll": 1, "account.status": 20,
+    "order.cancelReplace": 1, "order.status": 4, "openOrders.status": 6, "openOrders.cancelAll": 1,
+    "account.status": 20,
     "session.logon": 2, "session.status": 2, "session.logout": 2,
     "userDataStream.subscribe": 2, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2,
     "depth": 5, "ticker.book": 2,

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from stanchion.sim.binance import apierror
 from stanchion.sim.binance.apierror import BinanceApiError
 from stanchion.sim.binance.params import Params
+from stanchion.sim.types import CANCEL_RESTRICTIONS
 
 SIDES = ("BUY", "SELL")
 TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
 TIFS = ("GTC", "IOC", "FOK")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
+CANCEL_REPLACE_MODES = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,18 @@ class OrderInput:
     client_order_id: str | None
     stp_mode: str | None
     resp_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReplaceInput:
+    """The cancel half of a cancel-replace; the new order is an :class:`OrderInput`."""
+
+    symbol: str
+    mode: str  # STOP_ON_FAILURE | ALLOW_FAILURE
+    cancel_order_id: int | None
+    cancel_orig_client_order_id: str | None
+    cancel_new_client_order_id: str | None
+    cancel_restriction: str | None
 
 
 def _not_required(name: str) -> BinanceApiError:
@@ -60,6 +74,27 @@ def parse_order(params: Params, symbols: frozenset[str]) -> OrderInput:
     if resp is None:
         resp = "FULL" if order_type in ("LIMIT", "MARKET") else "ACK"
     return OrderInput(symbol, side, order_type, tif, quantity, quote_qty, price, stop_price, client_id, stp, resp)
+
+
+def parse_cancel_restrictions(params: Params) -> str | None:
+    """``cancelRestrictions`` of a cancel (ONLY_NEW, ONLY_PARTIALLY_FILLED); anything else is -1145."""
+    value = params.opt_str("cancelRestrictions")
+    if value is not None and value not in CANCEL_RESTRICTIONS:
+        raise BinanceApiError(-1145, "Invalid cancelRestrictions")
+    return value
+
+
+def parse_cancel_replace(params: Params, symbols: frozenset[str]) -> CancelReplaceInput:
+    """The cancel parameters of ``order.cancelReplace`` / ``POST /api/v3/order/cancelReplace``."""
+    symbol = params.symbol(symbols)
+    mode = params.enum("cancelReplaceMode", CANCEL_REPLACE_MODES)
+    assert mode is not None
+    order_id = params.opt_int("cancelOrderId")
+    orig = params.opt_str("cancelOrigClientOrderId")
+    if order_id is None and orig is None:
+        raise _either("cancelOrigClientOrderId", "cancelOrderId")
+    new_id = params.client_order_id("cancelNewClientOrderId")
+    return CancelReplaceInput(symbol, mode, order_id, orig, new_id, parse_cancel_restrictions(params))
 
 
 def _require(*pairs: tuple[str, object]) -> None:

@@ -166,6 +166,12 @@ async def test_order(sim: BinanceSimServer, request: web.Request, p: Params, acc
     return sim.test_order(account, p)
 
 
+async def cancel_replace(sim: BinanceSimServer, request: web.Request, p: Params, account: str | None) -> object:
+    assert account is not None
+    _permission(sim, request, trading=True)
+    return await sim.cancel_replace(account, p)
+
+
 async def get_order(sim: BinanceSimServer, request: web.Request, p: Params, account: str | None) -> object:
     assert account is not None
     symbol = p.symbol(sim.symbol_names)
@@ -277,6 +283,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("POST", "/api/v3/order/test"): Endpoint("SIGNED", test_order),
     ("GET", "/api/v3/order"): Endpoint("SIGNED", get_order),
     ("DELETE", "/api/v3/order"): Endpoint("SIGNED", cancel_order),
+    ("POST", "/api/v3/order/cancelReplace"): Endpoint("SIGNED", cancel_replace, orders=True),
     ("GET", "/api/v3/openOrders"): Endpoint("SIGNED", open_orders),
     ("DELETE", "/api/v3/openOrders"): Endpoint("SIGNED", cancel_open_orders),
     ("GET", "/api/v3/allOrders"): Endpoint("SIGNED", all_orders),
@@ -326,6 +333,8 @@ async def dispatch(sim: BinanceSimServer, request: web.Request) -> web.StreamRes
         status, body = exc.status, exc.body()
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
+        if exc.data is not None and request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND":
+            body["data"] = micros_reply(exc.data)  # cancel-replace: the halves' replies carry times
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 — a bug must still answer as the venue would, never a traceback

@@ -36,7 +36,7 @@ from stanchion.sim.binance.config import SimServerConfig
 from stanchion.sim.binance.connection import Connection
 from stanchion.sim.binance.faults import Fault, FaultState, load_scenario
 from stanchion.sim.binance.limits import RateLimiter
-from stanchion.sim.binance.orders import parse_order
+from stanchion.sim.binance.orders import OrderInput, parse_cancel_replace, parse_cancel_restrictions, parse_order
 from stanchion.sim.binance.params import Params
 from stanchion.sim.binance.render import (
     account_position,
@@ -277,37 +277,44 @@ class BinanceSimServer:
 
     # --- orders (shared by REST and the WebSocket API) ---------------------------------
     async def place_order(self, account: str, params: Params, request: web.Request | None = None) -> object:
+        order, order_request = self._parse_new_order(params)
+        body = self._submit(account, order, order_request)
+        self._answer_after_accept(order.symbol, account)
+        return body
+
+    def _parse_new_order(self, params: Params) -> tuple[OrderInput, OrderRequest]:
+        """The new order of order.place, order.test and cancel-replace, checked as Binance reads the wire."""
         order = parse_order(params, self.symbol_names)
         if order.type not in ORDER_TYPES:
             raise BinanceApiError(-1014, "Unsupported order combination.")
+        return order, OrderRequest(
+            symbol=order.symbol, side=order.side, type=order.type, time_in_force=order.time_in_force,
+            quantity=order.quantity, quote_order_qty=order.quote_order_qty, price=order.price,
+            client_order_id=order.client_order_id, stp_mode=order.stp_mode,
+        )
+
+    def _submit(self, account: str, order: OrderInput, order_request: OrderRequest) -> dict[str, object]:
+        """The matching engine's part of a new order (injected rejections, then the core) → its reply."""
         forced = self.faults.take("force_reject", symbol=order.symbol, account=account)
         if forced is not None:
             raise BinanceApiError(forced.code, forced.msg)
         if self.faults.active("symbol_outage", self.elapsed_s(), symbol=order.symbol) is not None:
             raise BinanceApiError(-2010, "Market is closed.")
-        accepted = self.ok(self.exchange.place_order(account, OrderRequest(
-            symbol=order.symbol, side=order.side, type=order.type, time_in_force=order.time_in_force,
-            quantity=order.quantity, quote_order_qty=order.quote_order_qty, price=order.price,
-            client_order_id=order.client_order_id, stp_mode=order.stp_mode,
-        )))
+        accepted = self.ok(self.exchange.place_order(account, order_request))
         self.after_book_change(order.symbol)
-        body = order_reply(accepted.order, self.now_ms(), accepted.fills, order.resp_type)
-        if self.faults.take("unknown_after_accept", symbol=order.symbol, account=account) is not None:
+        return order_reply(accepted.order, self.now_ms(), accepted.fills, order.resp_type)
+
+    def _answer_after_accept(self, symbol: str, account: str) -> None:
+        """Faults that strike once an order was accepted: its reply lost (-1007) or withheld."""
+        if self.faults.take("unknown_after_accept", symbol=symbol, account=account) is not None:
             raise apierror.timeout_unknown()
-        held = self.faults.take("timeout_after_accept", symbol=order.symbol, account=account)
+        held = self.faults.take("timeout_after_accept", symbol=symbol, account=account)
         if held is not None:
             raise HoldReply(held.hold_s)
-        return body
 
     def test_order(self, account: str, params: Params) -> object:
-        order = parse_order(params, self.symbol_names)
-        if order.type not in ORDER_TYPES:
-            raise BinanceApiError(-1014, "Unsupported order combination.")
-        rejected = self.exchange.test_order(account, OrderRequest(
-            symbol=order.symbol, side=order.side, type=order.type, time_in_force=order.time_in_force,
-            quantity=order.quantity, quote_order_qty=order.quote_order_qty, price=order.price,
-            client_order_id=order.client_order_id, stp_mode=order.stp_mode,
-        ))
+        _, order_request = self._parse_new_order(params)
+        rejected = self.exchange.test_order(account, order_request)
         if rejected is not None:
             raise BinanceApiError(rejected.code, rejected.msg)
         if params.opt_str("computeCommissionRates") == "true":
@@ -329,9 +336,56 @@ class BinanceSimServer:
                 -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
             )
         new_id = params.client_order_id("newClientOrderId")
-        view = self.ok(self.exchange.cancel_order(account, symbol, order_id, orig, new_id)).order
+        return self._cancel(account, symbol, order_id, orig, new_id, parse_cancel_restrictions(params))
+
+    def _cancel(
+        self, account: str, symbol: str, order_id: int | None, orig: str | None, new_id: str | None,
+        restriction: str | None,
+    ) -> dict[str, object]:
+        view = self.ok(self.exchange.cancel_order(account, symbol, order_id, orig, new_id, restriction)).order
         self.after_book_change(symbol)
         return cancel_reply(view, self.now_ms())
+
+    async def cancel_replace(self, account: str, params: Params) -> object:
+        """order.cancelReplace / POST /api/v3/order/cancelReplace; not transactional, as on Binance.
+
+        The parameters and filters of both halves are checked first: a failure there is a plain
+        error and nothing is canceled. Then the cancel, then the new order (skipped when the cancel
+        failed in STOP_ON_FAILURE). Both done → the two replies; otherwise -2021 (409, one half
+        failed) or -2022 (400, both failed or not attempted) with the same object in ``data``.
+        """
+        replace = parse_cancel_replace(params, self.symbol_names)
+        order, order_request = self._parse_new_order(params)
+        rejected = self.exchange.test_order(account, order_request)
+        if rejected is not None:
+            raise BinanceApiError(rejected.code, rejected.msg)
+        cancel_response: dict[str, object]
+        try:
+            cancel_response = self._cancel(
+                account, replace.symbol, replace.cancel_order_id, replace.cancel_orig_client_order_id,
+                replace.cancel_new_client_order_id, replace.cancel_restriction,
+            )
+            cancel_result = "SUCCESS"
+        except BinanceApiError as exc:
+            cancel_response, cancel_result = exc.body(), "FAILURE"
+        new_response: dict[str, object] | None = None
+        new_result = "NOT_ATTEMPTED"
+        if cancel_result == "SUCCESS" or replace.mode == "ALLOW_FAILURE":
+            try:
+                new_response, new_result = self._submit(account, order, order_request), "SUCCESS"
+            except BinanceApiError as exc:
+                new_response, new_result = exc.body(), "FAILURE"
+        outcome: dict[str, object] = {
+            "cancelResult": cancel_result, "newOrderResult": new_result,
+            "cancelResponse": cancel_response, "newOrderResponse": new_response,
+        }
+        if new_result == "SUCCESS":
+            self._answer_after_accept(order.symbol, account)
+            if cancel_result == "SUCCESS":
+                return outcome
+        if "SUCCESS" in (cancel_result, new_result):
+            raise apierror.cancel_replace_partially_failed(outcome)
+        raise apierror.cancel_replace_failed(outcome)
 
     def after_book_change(self, symbol: str) -> None:
         """Flush the symbol's book changes; deliver the events just after the reply is queued (as Binance does)."""

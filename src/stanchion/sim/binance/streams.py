@@ -37,11 +37,12 @@ def micros(payload: dict[str, object]) -> dict[str, object]:
 
 
 def micros_reply(body: object) -> object:
-    """REST / WS API reply times in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``)."""
+    """REST / WS API reply times in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``), nested replies
+    included (cancel-replace's ``cancelResponse`` / ``newOrderResponse``)."""
     if isinstance(body, list):
         return [micros_reply(item) for item in body]
     if isinstance(body, dict):
-        out = dict(body)
+        out = {k: micros_reply(v) if isinstance(v, dict) else v for k, v in body.items()}
         for key in _REPLY_TIME_KEYS:
             value = out.get(key)
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -107,6 +107,7 @@ class _Request:
         self.method = method
         self.raw = params
         self.params = Params({k: _wire(v) for k, v in params.items()})
+        self.account: str | None = None  # set once an order request is authenticated (its rateLimits)
 
 
 def _authenticate(sim: BinanceSimServer, conn: Connection, req: _Request, *, signed: bool) -> str:
@@ -151,7 +152,7 @@ async def handle(sim: BinanceSimServer, conn: Connection, text: str) -> dict[str
     req = _Request(request_id, method, params)
     ip = conn.peer
     account: str | None = None
-    is_order = method == "order.place"
+    is_order = method in _ORDER_METHODS
     try:
         handler = _METHODS_TABLE.get(method)
         if handler is None:
@@ -165,12 +166,15 @@ async def handle(sim: BinanceSimServer, conn: Connection, text: str) -> dict[str
         body: dict[str, object] = {"id": request_id, "status": status, "result": result}
     except BinanceApiError as exc:
         body = {"id": request_id, "status": exc.status, "error": exc.body()}
+        if exc.data is not None and conn.micros:
+            body["error"] = {**exc.body(), "data": micros_reply(exc.data)}  # cancel-replace: the halves' times
         if exc.retry_at_ms is not None or exc.retry_after is not None:
             # web-socket-api.md "IP limits": retryAfter is the time (ms) the client may retry, not a delay.
             now = sim.now_ms()
             retry_at = exc.retry_at_ms if exc.retry_at_ms is not None else now + (exc.retry_after or 0) * 1000
             body["error"] = {**exc.body(), "data": {"serverTime": now, "retryAfter": retry_at}}
-    body["rateLimits"] = sim.limiter.ws_rate_limits(ip, account, sim.now_ms(), orders=is_order)
+    # An order request that failed after it was counted still shows the account's ORDERS counts.
+    body["rateLimits"] = sim.limiter.ws_rate_limits(ip, account or req.account, sim.now_ms(), orders=is_order)
     return body
 
 
@@ -182,13 +186,25 @@ async def _time(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple
     return {"serverTime": sim.now_ms()}, None
 
 
-async def _order_place(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+def _order_account(sim: BinanceSimServer, conn: Connection, req: _Request) -> str:
+    """Account of a request that places an order: signed, allowed to trade, one unfilled order counted."""
     account = _authenticate(sim, conn, req, signed=True)
     key = sim.keys.lookup(req.params.opt_str("apiKey") or conn.session_key, conn.peer)
     if not key.spec.enable_spot_and_margin_trading:
         raise apierror.rejected_key()
+    req.account = account
     sim.limiter.charge_order(account, sim.now_ms())
+    return account
+
+
+async def _order_place(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    account = _order_account(sim, conn, req)
     return await sim.place_order(account, _strip(req.params)), account
+
+
+async def _order_cancel_replace(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
+    account = _order_account(sim, conn, req)
+    return await sim.cancel_replace(account, _strip(req.params)), account
 
 
 async def _order_test(sim: BinanceSimServer, conn: Connection, req: _Request) -> tuple[object, str | None]:
@@ -301,12 +317,15 @@ def _strip(params: Params) -> Params:
     return Params({k: v for k, v in params.values.items() if k not in ("apiKey", "signature")})
 
 
+_ORDER_METHODS = frozenset({"order.place", "order.cancelReplace"})  # count as orders: ORDERS in rateLimits
+
 _METHODS_TABLE = {
     "ping": _ping,
     "time": _time,
     "order.place": _order_place,
     "order.test": _order_test,
     "order.cancel": _order_cancel,
+    "order.cancelReplace": _order_cancel_replace,
     "order.status": _order_status,
     "openOrders.status": _open_orders,
     "openOrders.cancelAll": _cancel_all,
