@@ -21,7 +21,8 @@ $(BIN)/python:
 # Reinstall when the dependency list or a compiled module changes (setup.py builds
 # stanchion.book._native and stanchion.venues.binance._wire with the machine's C
 # compiler; decision 0003 §7, §8).
-$(STAMP): pyproject.toml setup.py src/stanchion/book/_native.c src/stanchion/venues/binance/_wire.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/stanchion/book/_native.c src/stanchion/venues/binance/_wire.c \
+		src/stanchion/venues/binance/_sign.c | $(BIN)/python
 	bash scripts/install-build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)

@@ -2,7 +2,7 @@
 
 * **engine** — the real path of ``stanchion run``: the Binance adapter's depth
   stream, book sync, kernel, a strategy that requotes on every book update
-  (cancel + place), the risk gate, the OMS (intent journaled first) and the
+  (one order.cancelReplace frame), the risk gate, the OMS (intent journaled first) and the
   order frame signed and written on the WebSocket API link. Latency: from the
   moment the depth frame is handed to the adapter to the return of the order
   frame's write (the kernel's ``on_tick_to_order``).
@@ -66,7 +66,8 @@ BIG = 10**30
 
 
 class Requoter(Strategy):
-    """Cancels its resting bid and places a new one on every book update (far from the touch)."""
+    """Replaces its resting bid on every book update (far from the touch): one
+    ``order.cancelReplace`` frame per tick, as the market maker requotes."""
 
     def __init__(self, key: str, qty: int, tick: int) -> None:
         self.name = "requoter"
@@ -80,10 +81,11 @@ class Requoter(Strategy):
         bid = book.best_bid_price()
         if bid is None:
             return
-        if self.live is not None:
-            ctx.cancel(self.live)
         price = (bid * 9 // 10) // self.tick * self.tick
-        result = ctx.submit(key, Side.BUY, self.qty, price)
+        if self.live is not None:
+            result = ctx.replace(self.live, self.qty, price)  # order.cancelReplace: one frame
+        else:
+            result = ctx.submit(key, Side.BUY, self.qty, price)
         self.live = result if isinstance(result, str) else None
 
 

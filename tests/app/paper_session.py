@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from stanchion.engine.oms import JournalKind, OrderIntentRecord
 from stanchion.model.execution import Fill
 from stanchion.persistence.journal import Journal
 from stanchion.sim.binance import BinanceSimServer
@@ -277,4 +278,7 @@ def journal_intents(state_dir: Path) -> set[str]:
     journal = Journal(state_dir / "journal-shard-0")
     history = journal.open()
     journal.close()
-    return {r.key for r in history if r.kind == "order.intent"}
+    intents = {r.key for r in history if r.kind == JournalKind.INTENT}
+    # A replace's record is keyed by the order it replaces; its body is the successor's intent.
+    successor = msgspec.msgpack.Decoder(OrderIntentRecord)
+    return intents | {successor.decode(r.body).client_order_id for r in history if r.kind == JournalKind.REPLACE_INTENT}

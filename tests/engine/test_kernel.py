@@ -3,6 +3,7 @@ positions and the kill switch; the sample market maker and TWAP on top."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from stanchion.book.l2 import L2Book
@@ -10,11 +11,11 @@ from stanchion.core.clock import TestClock
 from stanchion.core.ids import ClientOrderIdFactory
 from stanchion.engine.kernel import Kernel, Strategy, StrategyContext
 from stanchion.engine.oms import OrderManager, QueryOrder
-from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, RiskGate, RiskReason
+from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, RiskDecision, RiskGate, RiskReason
 from stanchion.engine.risk.limits import ExposureRiskLimits, InstrumentRiskLimits, LossAction, RiskLimits
 from stanchion.engine.strategies.market_maker import MarketMaker, MarketMakerParams
 from stanchion.engine.strategies.twap import Twap, TwapParams
-from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport, Fill
 from stanchion.model.instrument import Instrument
 from stanchion.model.orders import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
@@ -29,6 +30,7 @@ INSTRUMENT = Instrument("binance", "BTCUSDT", "BTC", "USDT", 8, 8, tick=S8 // 10
 class RecordingGateway:
     submitted: list[SubmitOrder] = field(default_factory=list)
     cancelled: list[CancelOrder] = field(default_factory=list)
+    replaced: list[ReplaceOrder] = field(default_factory=list)
     queried: list[QueryOrder] = field(default_factory=list)
 
     def submit(self, command: SubmitOrder) -> None:
@@ -36,6 +38,9 @@ class RecordingGateway:
 
     def cancel(self, command: CancelOrder) -> None:
         self.cancelled.append(command)
+
+    def replace(self, command: ReplaceOrder) -> None:
+        self.replaced.append(command)
 
     def query(self, query: QueryOrder) -> None:
         self.queried.append(query)
@@ -54,13 +59,13 @@ def _limits() -> RiskLimits:
     )
 
 
-def _kernel() -> tuple[Kernel, RecordingGateway, TestClock]:
+def _kernel(instrument: Instrument = INSTRUMENT) -> tuple[Kernel, RecordingGateway, TestClock]:
     clock = TestClock()
     kernel = Kernel(clock, RiskGate(_limits()))
     gateway = RecordingGateway()
     oms = OrderManager("binance", "main", ClientOrderIdFactory("S", 0, 1), lambda k, key, b: 0)
     kernel.add_venue("binance", oms, gateway)
-    kernel.add_instrument(INSTRUMENT, "main")
+    kernel.add_instrument(instrument, "main")
     return kernel, gateway, clock
 
 
@@ -213,9 +218,9 @@ _QUOTING = MarketMakerParams(KEY, quote_size=S8 // 100, half_spread_bps=5, max_i
                              skew_bps_per_unit=0, inventory_unit=S8, requote_threshold_bps=5)
 
 
-def _quoting() -> tuple[Kernel, RecordingGateway]:
+def _quoting(instrument: Instrument = INSTRUMENT) -> tuple[Kernel, RecordingGateway]:
     """A kernel whose market maker quotes both sides, both quotes acknowledged (NEW)."""
-    kernel, gateway, _ = _kernel()
+    kernel, gateway, _ = _kernel(instrument)
     kernel.add_strategy(MarketMaker("mm", _QUOTING))
     kernel.start_trading()
     kernel.on_book(KEY, _book())
@@ -230,6 +235,56 @@ def test_market_maker_requotes_only_when_the_price_moves() -> None:
     assert len(gateway.submitted) == 2 and gateway.cancelled == []
     kernel.on_book(KEY, _book(60_100 * S8, 60_101 * S8))  # big move: cancel both
     assert len(gateway.cancelled) == 2 and len(gateway.submitted) == 2  # successors wait for the cancels
+
+
+REPLACEABLE = dataclasses.replace(INSTRUMENT, cancel_replace=True)
+
+
+def test_market_maker_requotes_with_one_replace_where_the_venue_allows_it() -> None:
+    kernel, gateway = _quoting(REPLACEABLE)
+    quotes = {c.client_order_id: c for c in gateway.submitted}
+    kernel.on_book(KEY, _book(60_100 * S8, 60_101 * S8))  # big move: both sides replaced at once
+    assert gateway.cancelled == [] and len(gateway.submitted) == 2
+    assert {r.original_client_order_id for r in gateway.replaced} == set(quotes)
+    for command in gateway.replaced:
+        before = quotes[command.original_client_order_id]
+        assert command.side is before.side and command.qty == before.qty and command.price != before.price
+        assert kernel.oms["binance"].get(before.client_order_id).status is OrderStatus.CANCEL_PENDING  # type: ignore[union-attr]
+    mm = kernel.strategies[0]
+    assert isinstance(mm, MarketMaker)
+    assert {mm._bid, mm._ask} == {r.client_order_id for r in gateway.replaced}  # the successors are live
+    assert kernel.stats.orders_sent == 4 and kernel.stats.cancels_sent == 2
+
+
+def test_a_replace_denied_by_risk_sends_nothing_and_keeps_the_order() -> None:
+    kernel, gateway, _ = _kernel(REPLACEABLE)
+    strategy = OneShot(S8 // 100)
+    kernel.add_strategy(strategy)
+    kernel.start_trading()
+    kernel.on_book(KEY, _book())
+    cid = strategy.results[0]
+    assert isinstance(cid, str)
+    kernel.on_execution_report("binance", _report(gateway.submitted[0], OrderStatus.NEW, 0))
+    ctx = kernel.context(strategy)
+    denied = ctx.replace(cid, S8 // 100, 70_000 * S8)  # outside the 100 bps price band
+    assert isinstance(denied, RiskDecision) and denied.reason is RiskReason.PRICE_BAND
+    assert gateway.replaced == [] and gateway.cancelled == []
+    assert kernel.oms["binance"].get(cid).status is OrderStatus.NEW  # type: ignore[union-attr]
+    successor = ctx.replace(cid, S8 // 100, 59_999 * S8)
+    assert isinstance(successor, str) and [r.client_order_id for r in gateway.replaced] == [successor]
+
+
+def test_replace_is_a_cancel_and_an_order_where_the_venue_has_no_replace() -> None:
+    kernel, gateway, _ = _kernel()
+    strategy = OneShot(S8 // 100)
+    kernel.add_strategy(strategy)
+    kernel.start_trading()
+    kernel.on_book(KEY, _book())
+    cid = strategy.results[0]
+    assert isinstance(cid, str)
+    successor = kernel.context(strategy).replace(cid, S8 // 100, 59_999 * S8)
+    assert gateway.replaced == [] and [c.client_order_id for c in gateway.cancelled] == [cid]
+    assert isinstance(successor, str) and gateway.submitted[-1].client_order_id == successor
 
 
 def test_market_maker_adopts_its_quotes_open_across_a_restart() -> None:

@@ -191,3 +191,39 @@ def test_illegal_local_transition_is_refused() -> None:
     oms.on_report(_report(cid, OrderStatus.FILLED, ExecutionType.TRADE, 100, 100, trade_id=1))
     assert oms.request_cancel(cid) is None  # nothing to cancel on a filled order
     assert oms.on_cancel_rejected(cid, now_ns=0, reason="x") is None
+
+
+def test_a_replace_is_one_journal_write_and_replays_to_both_orders() -> None:
+    oms, journal = _oms()
+    cid = _submit(oms)
+    oms.on_report(_report(cid, OrderStatus.NEW, ExecutionType.NEW))
+    before = len(journal.records)
+    replaced = oms.request_replace(cid, qty=200, price=5_100, now_ns=7)
+    assert replaced is not None
+    successor, command = replaced
+    assert (command.original_client_order_id, command.client_order_id) == (cid, successor.client_order_id)
+    assert (command.side, command.order_type, command.qty, command.price, command.time_in_force) == (
+        Side.BUY, OrderType.LIMIT, 200, 5_100, TimeInForce.GTC
+    )
+    assert oms.get(cid).status is OrderStatus.CANCEL_PENDING  # type: ignore[union-attr]
+    assert successor.status is OrderStatus.SUBMITTING and successor.strategy == "mm"
+    assert [(kind, key) for kind, key, _ in journal.records[before:]] == [(JournalKind.REPLACE_INTENT, cid)]
+    assert oms.request_replace(cid, qty=200, price=5_200, now_ns=8) is None  # a cancel is in flight
+
+    fresh, _ = _oms()
+    for kind, key, body in journal.records:
+        fresh.replay(kind, key, body)
+    original, again = fresh.get(cid), fresh.get(successor.client_order_id)
+    assert original is not None and original.status is OrderStatus.CANCEL_PENDING
+    assert again is not None and (again.qty, again.price, again.side) == (200, 5_100, Side.BUY)
+    assert sorted(q.client_order_id for q in fresh.after_replay(now_ns=0)) == sorted([cid, again.client_order_id])
+
+
+def test_a_replace_of_a_closed_order_journals_nothing() -> None:
+    oms, journal = _oms()
+    cid = _submit(oms)
+    oms.on_report(_report(cid, OrderStatus.FILLED, ExecutionType.TRADE, 100, 100, trade_id=3))
+    before = len(journal.records)
+    assert oms.request_replace(cid, qty=100, price=5_000, now_ns=1) is None
+    assert oms.request_replace("S-unknown", qty=100, price=5_000, now_ns=1) is None
+    assert len(journal.records) == before

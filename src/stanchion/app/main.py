@@ -43,14 +43,14 @@ from stanchion.core.clock import LiveClock
 from stanchion.core.errors import ConfigError
 from stanchion.core.fixedpoint import Rounding, format_fixed, rescale
 from stanchion.core.ids import ClientOrderIdFactory
-from stanchion.engine.kernel import Kernel, Strategy
+from stanchion.engine.kernel import Kernel
 from stanchion.engine.oms import OrderManager, OrderUpdate
 from stanchion.engine.positions import Position
 from stanchion.engine.reconcile import DriftPolicy, ReconcileReport
 from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, OrderIntent, RiskDecision, RiskGate
 from stanchion.model.execution import Fill
 from stanchion.model.instrument import Instrument
-from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
+from stanchion.model.orders import OrderStatus
 from stanchion.observability.health import (
     BOOK_LIVE_PREFIX,
     JOURNAL_REPLAYED,
@@ -229,14 +229,8 @@ class MeteredKernel(Kernel):
         super().__init__(*args, **kwargs)
         self.submitted: dict[str, int] = {}
 
-    def submit(
-        self, strategy: Strategy, key: str, side: Side, qty: int, price: int | None, order_type: OrderType,
-        time_in_force: TimeInForce | None,
-    ) -> str | RiskDecision:
-        result = super().submit(strategy, key, side, qty, price, order_type, time_in_force)
-        if isinstance(result, str):
-            self.submitted[key] = self.submitted.get(key, 0) + 1
-        return result
+    def _order_sent(self, key: str) -> None:
+        self.submitted[key] = self.submitted.get(key, 0) + 1
 
 
 class BeforeScrape(Collector):

@@ -32,7 +32,8 @@ _remaining: dict[str, int] = {}
 NAMES = frozenset({
     "oms.intent_journaled",  # kernel: intent in the journal, order not yet handed to the gateway
     "oms.cancel_journaled",  # kernel: cancel intent in the journal, cancel not yet handed to the gateway
-    "adapter.order_frame_written",  # adapter: the order.place frame was just written
+    "oms.replace_journaled",  # kernel: replace intent in the journal, the request not yet handed to the gateway
+    "adapter.order_frame_written",  # adapter: the order.place or order.cancelReplace frame was just written
     "kernel.fill_journaled",  # kernel: fill in the journal, positions not yet updated
     "runtime.reconcile_queried",  # runtime: venue queried, not yet compared
 })

@@ -33,7 +33,7 @@ from stanchion.engine.risk.gate import (
     RiskDecision,
     RiskGate,
 )
-from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport, Fill
 from stanchion.model.instrument import Instrument
 from stanchion.model.market import TradeTick
@@ -46,6 +46,9 @@ class ExecutionGateway(Protocol):
     def submit(self, command: SubmitOrder) -> None: ...
 
     def cancel(self, command: CancelOrder) -> None: ...
+
+    def replace(self, command: ReplaceOrder) -> None:
+        """Cancel and place in one request; used only for instruments with ``cancel_replace``."""
 
     def query(self, query: QueryOrder) -> None: ...
 
@@ -183,7 +186,14 @@ class StrategyContext:
         return self._kernel.cancel(client_order_id)
 
     def replace(self, client_order_id: str, qty: int, price: int) -> str | RiskDecision | None:
-        """Cancel an order and place its successor (a new client order id)."""
+        """Cancel an order and place its successor (a new client order id, same side, type and
+        time in force): one venue request where the instrument allows it (Binance
+        ``order.cancelReplace``), else a cancel and an order. Returns the successor's id, the
+        denial, or None when there is no such order."""
+        return self._kernel.replace(self._strategy, client_order_id, qty, price)
+
+    def cancel_then_submit(self, client_order_id: str, qty: int, price: int) -> str | RiskDecision | None:
+        """:meth:`replace` as two requests, whatever the venue offers."""
         order = self.order(client_order_id)
         denial = self._kernel.cancel(client_order_id)
         if denial is not None and not denial.accepted:
@@ -358,13 +368,65 @@ class Kernel:
             failpoints.hit("oms.intent_journaled")
         self.gateways[instrument.venue].submit(command)
         self.stats.orders_sent += 1
+        self._tick_to_order(instrument.venue, instrument.symbol)
+        self._order_sent(key)
+        return order.client_order_id
+
+    def _order_sent(self, key: str) -> None:
+        """An order of ``key`` was sent (placed alone or as a replace's successor): a hook for
+        counting, after the frame is written."""
+
+    def replace(self, strategy: Strategy, client_order_id: str, qty: int, price: int) -> str | RiskDecision | None:
+        """See :meth:`StrategyContext.replace`. Both halves pass the gate (the cancel throttle and
+        every order check of the successor) before anything is journaled or sent."""
+        for venue, oms in self.oms.items():
+            original = oms.get(client_order_id)
+            if original is None:
+                continue
+            runtime = self.instruments.get(f"{venue}:{original.symbol}")
+            if runtime is None or not runtime.instrument.cancel_replace or not original.is_open:
+                return self._contexts[strategy.name].cancel_then_submit(client_order_id, qty, price)
+            if not self.trading_enabled:
+                return RiskDecision(False, None, "engine not ready or shutting down")
+            instrument = runtime.instrument
+            now = self.clock.monotonic_ns()
+            decision = self.risk.check_cancel(now)
+            if decision.accepted:
+                intent = OrderIntent(
+                    venue, instrument.symbol, runtime.account, original.side is Side.BUY, qty, price,
+                    instrument.qty_scale, instrument.price_scale,
+                )
+                decision = self.risk.check_order(intent, self._risk_view, now)
+                if not decision.accepted and self._listener is not None:
+                    self._listener.on_risk_denied(intent, decision)
+            if not decision.accepted:
+                self.stats.risk_denials += 1
+                return decision
+            replaced = oms.request_replace(client_order_id, qty=qty, price=price, now_ns=self.clock.time_ns())
+            if replaced is None:  # a cancel is already in flight: the successor goes alone
+                return self._contexts[strategy.name].cancel_then_submit(client_order_id, qty, price)
+            order, command = replaced
+            self._order_strategy[order.client_order_id] = strategy
+            self._sent_mono[order.client_order_id] = self.clock.monotonic_ns()
+            if failpoints.ARMED:
+                failpoints.hit("oms.intent_journaled")
+                failpoints.hit("oms.replace_journaled")
+            self.gateways[venue].replace(command)
+            self.stats.orders_sent += 1
+            self.stats.cancels_sent += 1
+            self._tick_to_order(venue, instrument.symbol)
+            self._order_sent(runtime.instrument.key)
+            return order.client_order_id
+        return None
+
+    def _tick_to_order(self, venue: str, symbol: str) -> None:
+        """The first order frame of a tick is written: its latency from the depth frame."""
         received = self._tick_received_ns
         if received is not None:
-            latency = now_mono - received
+            latency = self.clock.monotonic_ns() - received
             if self._listener is not None:
-                self._listener.on_tick_to_order(instrument.venue, instrument.symbol, latency)
+                self._listener.on_tick_to_order(venue, symbol, latency)
             self._tick_received_ns = None  # measure the first order of a tick only
-        return order.client_order_id
 
     def cancel(self, client_order_id: str) -> RiskDecision | None:
         for venue, oms in self.oms.items():

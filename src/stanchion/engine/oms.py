@@ -33,7 +33,7 @@ import msgspec
 from stanchion.core.errors import IllegalTransitionError
 from stanchion.core.ids import ClientOrderIdFactory
 from stanchion.core.state_machine import StateMachine
-from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport, Fill
 from stanchion.model.orders import (
     TERMINAL_STATUSES,
@@ -53,6 +53,7 @@ JournalAppend = Callable[[str, str, bytes], int]
 class JournalKind(enum.StrEnum):
     INTENT = "order.intent"
     CANCEL_INTENT = "order.cancel_intent"
+    REPLACE_INTENT = "order.replace_intent"  # key: the order replaced; body: its successor's intent
     STATE = "order.state"
     FILL = "order.fill"
     LOCAL_REJECT = "order.local_reject"
@@ -262,6 +263,42 @@ class OrderManager:
         self.stats.cancels_requested += 1
         return CancelOrder(order.symbol, client_order_id, order.venue_order_id)
 
+    def request_replace(
+        self, client_order_id: str, *, qty: int, price: int | None, now_ns: int
+    ) -> tuple[Order, ReplaceOrder] | None:
+        """Journal one record for "cancel ``client_order_id``, place its successor" (one venue
+        request where the venue has one, e.g. Binance ``order.cancelReplace``) and return the
+        successor and the command. None when the order cannot be canceled (not open, or a cancel
+        already in flight): the caller decides whether to place a plain order instead.
+
+        The successor keeps the original's side, type, time in force and strategy. Replaying
+        the record adopts the successor and puts the original in ``CANCEL_PENDING``, exactly
+        what a CANCEL_INTENT followed by an INTENT would do, with one write instead of two.
+        """
+        original = self._open.get(client_order_id)
+        if (
+            original is None
+            or original.status is OrderStatus.CANCEL_PENDING
+            or not original.machine.can(OrderTrigger.CANCEL_REQUESTED)
+        ):
+            return None
+        new_id = self._ids.next_id()
+        intent = OrderIntentRecord(
+            new_id, self.venue, self.account, original.symbol, original.strategy, original.side,
+            original.order_type, qty, price, original.time_in_force, now_ns,
+        )
+        self._journal(JournalKind.REPLACE_INTENT, client_order_id, _encoder.encode(intent))
+        self._transition(original, OrderTrigger.CANCEL_REQUESTED, journal=False)
+        self.stats.cancels_requested += 1
+        order = self._adopt_intent(intent)
+        order.sent_ns = now_ns
+        self.stats.submitted += 1
+        command = ReplaceOrder(
+            original.symbol, new_id, client_order_id, original.side, original.order_type, qty, price,
+            original.time_in_force,
+        )
+        return order, command
+
     # --- outcomes of our requests ------------------------------------------------------
 
     def on_rejected_before_send(self, client_order_id: str, reason: str) -> OrderUpdate | None:
@@ -423,10 +460,16 @@ class OrderManager:
                 order.filled_quote += fill.qty * fill.price
             return fill
         elif kind == JournalKind.CANCEL_INTENT:
-            order = self._orders.get(key)
-            if order is not None and order.is_open and order.machine.can(OrderTrigger.CANCEL_REQUESTED):
-                order.machine.trigger(OrderTrigger.CANCEL_REQUESTED)
+            self._replay_cancel(key)
+        elif kind == JournalKind.REPLACE_INTENT:
+            self._replay_cancel(key)
+            self._adopt_intent(_intent_decoder.decode(body)).sent_ns = None
         return None
+
+    def _replay_cancel(self, client_order_id: str) -> None:
+        order = self._orders.get(client_order_id)
+        if order is not None and order.is_open and order.machine.can(OrderTrigger.CANCEL_REQUESTED):
+            order.machine.trigger(OrderTrigger.CANCEL_REQUESTED)
 
     def after_replay(self, now_ns: int) -> list[QueryOrder]:
         """Every order left open by the previous process is of unknown state: query them all."""

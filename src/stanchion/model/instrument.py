@@ -28,6 +28,8 @@ class Instrument:
     Prices are integers at ``price_scale`` decimals, quantities at ``qty_scale``;
     ``tick`` and ``step`` are in those units. Notionals (price × qty) are at
     ``price_scale + qty_scale``. ``max_qty``/``max_notional`` of 0 mean no limit.
+    ``cancel_replace``: the venue cancels an order and places its successor in one
+    request (Binance ``cancelReplaceAllowed``).
     """
 
     venue: str
@@ -42,6 +44,7 @@ class Instrument:
     max_qty: int
     min_notional: int
     max_notional: int = 0
+    cancel_replace: bool = False
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.step <= 0:

@@ -6,6 +6,8 @@ readily), short raises them. Sizes shrink so a fill can never take the
 inventory past ``max_inventory``. A quote is replaced only when its price
 moved more than ``requote_threshold_bps`` from the target, so the
 quote-to-trade ratio stays sane. One cancel in flight per side at most.
+Where the venue replaces in one request (``Instrument.cancel_replace``), a
+requote is that one request; elsewhere the successor waits for the cancel.
 
 After a restart, the quotes the previous run left open (recovered from the
 journal, reconciled with the venue) are adopted as the live quotes on start:
@@ -96,6 +98,17 @@ class MarketMaker(Strategy):
             moved = abs(target - live_price) * 10_000 > live_price * self.params.requote_threshold_bps
             if not moved and size > 0:
                 return live, live_price
+            if size >= max(min_qty, 1) and ctx.instrument(key).cancel_replace:
+                # One request: the venue places the successor only once the cancel succeeded
+                # (STOP_ON_FAILURE), so there are never two live quotes on one side.
+                result = ctx.replace(live, size, target)
+                if isinstance(result, str):
+                    self.quotes_sent += 1
+                    return result, target
+                if result is not None:
+                    self.denials += 1
+                    return live, live_price  # denied: nothing was sent, the quote stands
+                return None, None
             ctx.cancel(live)
             # The successor is placed once the old order is closed (see _side_busy):
             # never two live quotes on one side.

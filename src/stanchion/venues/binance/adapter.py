@@ -59,8 +59,9 @@ from stanchion.core.errors import (
     ParseError,
     RateLimitedError,
     StanchionError,
+    VenueRejectedError,
 )
-from stanchion.model.commands import CancelOrder, SubmitOrder
+from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport
 from stanchion.model.instrument import Instrument
 from stanchion.model.orders import ExecutionType, OrderType, Side, TimeInForce
@@ -71,13 +72,17 @@ from stanchion.transport.ratelimit import Budget, RateLimiter, Ticket, Usage
 from stanchion.transport.staleness import StalenessTransition, StreamHealth, StreamPolicy
 from stanchion.transport.state import ConnectionState
 from stanchion.transport.websocket import WebSocketClient, WebSocketConfig
-from stanchion.venues.binance.auth import Signer, percent_encode, sign_ws_params
+from stanchion.venues.binance.auth import Signer, percent_encode, sign_ws_params, signed_ws_request
 from stanchion.venues.binance.codec import (
     AccountPosition,
     BalanceChange,
     EventStreamTerminated,
     OrderEncodingError,
     cancel_params,
+    cancel_replace_params,
+    decode_cancel_replace,
+    decode_cancel_replace_error_data,
+    decode_error,
     decode_order_response,
     decode_user_event,
     decode_ws_api_error_data,
@@ -345,6 +350,7 @@ class AdapterStatistics:
     orders_sent_ws: int = 0
     orders_sent_rest: int = 0
     cancels_sent: int = 0
+    replaces_sent: int = 0  # order.cancelReplace requests (each also counted in orders_sent_ws)
     order_rejects: int = 0
     outcome_unknown: int = 0
     queries: int = 0
@@ -357,11 +363,12 @@ class AdapterStatistics:
 
 @dataclass(slots=True)
 class _Pending:
-    kind: str  # "place" | "cancel" | "subscribe"
-    client_order_id: str
+    kind: str  # "place" | "cancel" | "replace" | "subscribe"
+    client_order_id: str  # a replace: the successor's
     symbol: str
     deadline_ns: int
     ticket: Ticket | None = None  # its charge on the shared limiter, settled by the answer
+    original: str = ""  # a replace: the client order id of the order it cancels
 
 
 class BinanceAdapter:
@@ -854,11 +861,13 @@ class BinanceAdapter:
         sink = self._sink
         if sink is None:
             return
-        if request.kind == "place":
+        if request.kind in ("place", "replace"):
             self.stats.outcome_unknown += 1
             sink.on_request_unknown(self.name, request.client_order_id, reason)
-        elif request.kind == "cancel":
+        if request.kind == "cancel":
             sink.on_cancel_rejected(self.name, request.client_order_id, f"cancel outcome unknown: {reason}")
+        elif request.kind == "replace":
+            sink.on_cancel_rejected(self.name, request.original, f"cancel outcome unknown: {reason}")
 
     async def _sweep_timeouts(self) -> None:
         while not self._stop.is_set():
@@ -946,13 +955,18 @@ class BinanceAdapter:
                 self._on_placed(request, response.result)
             elif request.kind == "cancel":
                 self._on_canceled(response.result)
+            elif request.kind == "replace":
+                self._on_replaced(request, response.result)
             return
         error = response.error
+        if request.kind == "replace" and error is not None and error.code in (-2021, -2022) and frame is not None:
+            self._on_replace_half_failed(request, frame, error.msg)
+            return
         exc = classify(
             http_status=response.status,
             code=error.code if error else None,
             message=error.msg if error else None,
-            request_was_order=request.kind == "place",
+            request_was_order=request.kind in ("place", "replace"),
             retry_after_s=retry_after_s,
         )
         self._on_request_failed(request, exc)
@@ -1068,6 +1082,61 @@ class BinanceAdapter:
         if self._sink is not None:
             self._sink.on_execution_report(self.name, queried_order_report(canceled, self.name))
 
+    def _on_replaced(self, request: _Pending, result: msgspec.Raw) -> None:
+        """Both halves of a replace went through: the cancel's answer and the order's."""
+        try:
+            answer = decode_cancel_replace(result)
+        except ParseError:
+            return  # the user stream carries the same news
+        if answer.cancelResult == "SUCCESS":
+            self._on_canceled(answer.cancelResponse)
+        if answer.newOrderResult == "SUCCESS":
+            self._on_placed(request, answer.newOrderResponse)
+
+    def _on_replace_half_failed(self, request: _Pending, frame: bytes, message: str) -> None:
+        """-2021 (one half failed) or -2022 (the cancel failed; STOP_ON_FAILURE did not attempt
+        the order): ``error.data`` says which half did what. Not transactional: a half that
+        succeeded stands."""
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            data = decode_cancel_replace_error_data(frame)
+        except ParseError:
+            data = None
+        if data is None:  # which half went through cannot be told: both are resolved by query
+            self._request_outcome_unknown(request, f"cancel-replace failed without its data: {message}")
+            return
+        if data.cancelResult == "SUCCESS":
+            self._on_canceled(data.cancelResponse)
+        else:  # e.g. -2011 "Unknown order sent." (the order filled, or never reached the venue)
+            reason = f"cancel rejected: {self._half_error(data.cancelResponse)}"
+            sink.on_cancel_rejected(self.name, request.original, reason)
+        if data.newOrderResult == "SUCCESS":
+            self._on_placed(request, data.newOrderResponse)
+        elif data.newOrderResult == "NOT_ATTEMPTED":
+            self._count_reject(VenueRejectedError("cancel-replace: new order not attempted", venue_code=-2022))
+            sink.on_request_rejected(self.name, request.client_order_id, "not attempted: the cancel failed")
+        else:
+            try:
+                failure = decode_error(data.newOrderResponse)
+                code: int | None = failure.code
+                text = failure.msg
+            except ParseError:
+                code, text = None, message
+            self._on_request_failed(
+                _Pending("place", request.client_order_id, request.symbol, 0),
+                classify(http_status=409, code=code, message=text, request_was_order=True),
+            )
+
+    @staticmethod
+    def _half_error(body: msgspec.Raw) -> str:
+        try:
+            failure = decode_error(body)
+        except ParseError:
+            return "no reason given"
+        return f"{failure.code} {failure.msg}"
+
     def _on_request_failed(self, request: _Pending, exc: Exception) -> None:
         sink = self._sink
         if sink is None:
@@ -1075,15 +1144,19 @@ class BinanceAdapter:
         reason = str(exc)
         if isinstance(exc, ClockSkewError):
             self._clock_skewed()
-        if request.kind == "place":
+        if request.kind in ("place", "replace"):
             if isinstance(exc, OrderOutcomeUnknownError):
                 self.stats.outcome_unknown += 1
                 sink.on_request_unknown(self.name, request.client_order_id, reason)
             else:
                 self._count_reject(exc)
                 sink.on_request_rejected(self.name, request.client_order_id, reason)
-        elif request.kind == "cancel":
+        if request.kind == "cancel":
             sink.on_cancel_rejected(self.name, request.client_order_id, reason)
+        elif request.kind == "replace":
+            # Refused as a whole (filters and limits are checked before the cancel) or of unknown
+            # outcome: the original may still be working. Its state is asked of the venue.
+            sink.on_cancel_rejected(self.name, request.original, f"cancel-replace refused: {reason}")
 
     def _count_reject(self, exc: Exception) -> None:
         self.stats.order_rejects += 1
@@ -1129,8 +1202,8 @@ class BinanceAdapter:
                 self._later(self._on_request_failed, request, exc)
                 return
             request_id = self._request_id()
-            frame = ws_api_request(
-                request_id, "order.place", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
+            frame = signed_ws_request(
+                self._signer, request_id, "order.place", params, timestamp_ms=self._timestamp_ms()
             )
             self._pending[request_id] = request
             try:
@@ -1155,8 +1228,8 @@ class BinanceAdapter:
         if isinstance(ticket, Ticket):
             assert self._api is not None
             request_id = self._request_id()
-            frame = ws_api_request(
-                request_id, "order.cancel", sign_ws_params(self._signer, params, timestamp_ms=self._timestamp_ms())
+            frame = signed_ws_request(
+                self._signer, request_id, "order.cancel", params, timestamp_ms=self._timestamp_ms()
             )
             self._pending[request_id] = _Pending(
                 "cancel", command.client_order_id, command.symbol, self._deadline(), ticket
@@ -1168,6 +1241,59 @@ class BinanceAdapter:
                 del self._pending[request_id]
                 self._limiter.refund(ticket)
         self._spawn(self._rest_order("cancel", "DELETE", command.client_order_id, params), "rest-cancel")
+
+    def replace(self, command: ReplaceOrder) -> None:
+        """Cancel ``command.original_client_order_id`` and place its successor in one
+        ``order.cancelReplace`` (STOP_ON_FAILURE: never two orders working). Without a live
+        WebSocket API, or for a symbol that does not allow it, a cancel and an order."""
+        sink = self._sink
+        assert sink is not None, "replace before start"
+        instrument = self._instruments.get(command.symbol)
+        if instrument is None or not instrument.cancel_replace or not self._api_live():
+            self._replace_as_two(command)
+            return
+        try:
+            params = cancel_replace_params(command, instrument, response_type="RESULT")
+        except OrderEncodingError as exc:
+            self.cancel(CancelOrder(command.symbol, command.original_client_order_id))  # the cancel stands alone
+            self._later(sink.on_request_rejected, self.name, command.client_order_id, str(exc))
+            return
+        request = _Pending(
+            "replace", command.client_order_id, command.symbol, self._deadline(),
+            original=command.original_client_order_id,
+        )
+        try:
+            request.ticket = self._limiter.acquire_now(self._policy.ws_weight("order.cancelReplace"))
+        except RateLimitedError as exc:
+            # The order half is refused as an order would be; the cancel half only lowers risk
+            # and takes the cancel path (which waits for the budget).
+            self.cancel(CancelOrder(command.symbol, command.original_client_order_id))
+            self._later(self._on_request_failed, _Pending("place", command.client_order_id, command.symbol, 0), exc)
+            return
+        assert self._api is not None
+        request_id = self._request_id()
+        frame = signed_ws_request(
+            self._signer, request_id, "order.cancelReplace", params, timestamp_ms=self._timestamp_ms()
+        )
+        self._pending[request_id] = request
+        try:
+            self._api.send(frame)
+            self.stats.orders_sent_ws += 1
+            self.stats.replaces_sent += 1
+            if failpoints.ARMED:
+                failpoints.hit("adapter.order_frame_written")
+            return
+        except ConnectionLostError:
+            del self._pending[request_id]  # nothing was written: REST carries the two halves
+            self._limiter.refund(request.ticket)
+        self._replace_as_two(command)
+
+    def _replace_as_two(self, command: ReplaceOrder) -> None:
+        self.cancel(CancelOrder(command.symbol, command.original_client_order_id))
+        self.submit(SubmitOrder(
+            command.symbol, command.client_order_id, command.side, command.order_type, command.qty, command.price,
+            command.time_in_force,
+        ))
 
     def query(self, query: OrderQuery) -> None:
         if query.client_order_id in self._queries_inflight:

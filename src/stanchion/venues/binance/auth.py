@@ -21,14 +21,25 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from types import ModuleType
 from typing import Final, Protocol
 from urllib.parse import quote
 
+import msgspec
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from stanchion.core.errors import ConfigError
+
+_sign: ModuleType | None
+try:  # compiled at install (setup.py); the hmac module is the reference and the fallback
+    from stanchion.venues.binance import _sign
+except ImportError:  # pragma: no cover - a STANCHION_PURE_PYTHON=1 install
+    _sign = None
+
+NATIVE_SIGNING: Final = _sign is not None
+"""HMAC-SHA256 requests are signed and framed by the compiled ``_sign`` module."""
 
 Params = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -68,7 +79,7 @@ def _mask(api_key: str) -> str:
 class HmacSigner:
     """HMAC-SHA256 with a secret key; hex output (Binance accepts either case)."""
 
-    __slots__ = ("_api_key", "_keyed")
+    __slots__ = ("_api_key", "_keyed", "_native")
 
     def __init__(self, api_key: str, secret_key: str) -> None:
         if not api_key or not secret_key:
@@ -76,8 +87,11 @@ class HmacSigner:
         self._api_key = api_key
         # Keyed once: each signature copies this state instead of re-keying (and OpenSSL
         # fetching SHA-256 again). Measured per signature, back to back / after 30 ms away:
-        # 1.7 / 41 µs, against hmac.digest's 2.0 / 77 µs.
-        self._keyed = hmac.new(secret_key.encode("utf-8"), digestmod=hashlib.sha256)
+        # 1.7 / 41 µs, against hmac.digest's 2.0 / 77 µs. The compiled key (its two pad
+        # states in C memory) signs and frames a WebSocket API request in one call.
+        secret = secret_key.encode("utf-8")
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
+        self._native: object | None = _sign.HmacKey(secret) if _sign is not None else None
 
     @property
     def api_key(self) -> str:
@@ -197,6 +211,23 @@ def sign_ws_params(signer: Signer, params: Mapping[str, str], *, timestamp_ms: i
     signed["timestamp"] = str(timestamp_ms)
     signed["signature"] = signer.sign(ws_signature_payload(signed))
     return signed
+
+
+def signed_ws_request(
+    signer: Signer, request_id: int, method: str, params: Mapping[str, str], *, timestamp_ms: int
+) -> bytes:
+    """The whole request frame, ``{"id","method","params"}``, params signed as
+    :func:`sign_ws_params` signs them. An HMAC key signs and frames it in one compiled
+    call (the order path's: decision 0004); other keys, or an install without the
+    compiled module, take the Python path, which gives the same bytes."""
+    signed = dict(params)
+    signed["apiKey"] = signer.api_key
+    signed["timestamp"] = str(timestamp_ms)
+    if _sign is not None and isinstance(signer, HmacSigner) and signer._native is not None:
+        frame: bytes = _sign.ws_request(signer._native, request_id, method, signed)
+        return frame
+    signed["signature"] = signer.sign(ws_signature_payload(signed))
+    return msgspec.json.encode({"id": request_id, "method": method, "params": signed})
 
 
 def session_logon_params(signer: Ed25519Signer, *, timestamp_ms: int) -> dict[str, str]:

@@ -36,6 +36,7 @@ from stanchion.venues.binance.schemas import (
     BinanceDepthSnapshot,
     BinanceDepthUpdate,
     BinanceDepthWire,
+    BinanceError,
     BinanceEventStreamTerminated,
     BinanceEventType,
     BinanceExecutionReport,
@@ -677,13 +678,62 @@ def cancel_params(cmd: CancelOrder) -> dict[str, str]:
     return params
 
 
-def cancel_replace_params(cmd: ReplaceOrder, instrument: Instrument) -> dict[str, str]:
-    """``POST /api/v3/order/cancelReplace`` / ``order.cancelReplace`` params."""
+def cancel_replace_params(
+    cmd: ReplaceOrder, instrument: Instrument, *, response_type: str = "RESULT"
+) -> dict[str, str]:
+    """``POST /api/v3/order/cancelReplace`` / ``order.cancelReplace`` params. STOP_ON_FAILURE:
+    when the cancel fails (the order filled, or is unknown) the new order is not attempted,
+    so a replace never leaves two orders working."""
+    if cmd.symbol != instrument.symbol:
+        raise OrderEncodingError(f"command for {cmd.symbol} encoded with instrument {instrument.symbol}")
     params = _order_fields(instrument, cmd.side, cmd.order_type, cmd.qty, cmd.price, cmd.time_in_force, None)
     params["cancelReplaceMode"] = "STOP_ON_FAILURE"
     params["cancelOrigClientOrderId"] = cmd.original_client_order_id
     params["newClientOrderId"] = cmd.client_order_id
+    params["newOrderRespType"] = response_type
     return params
+
+
+class BinanceCancelReplace(msgspec.Struct, frozen=True, gc=False):
+    """The ``result`` of ``order.cancelReplace`` (200), or its ``error.data`` (-2021 / -2022).
+
+    ``cancelResult`` / ``newOrderResult``: ``SUCCESS``, ``FAILURE`` or ``NOT_ATTEMPTED``. Each
+    response is the cancel's (resp. the order's) usual answer on success, else ``{code, msg}``
+    (``newOrderResponse`` is null when not attempted)."""
+
+    cancelResult: str
+    newOrderResult: str
+    cancelResponse: msgspec.Raw = msgspec.Raw()
+    newOrderResponse: msgspec.Raw = msgspec.Raw()
+
+
+class _CancelReplaceError(msgspec.Struct, frozen=True, gc=False):
+    data: BinanceCancelReplace | None = None
+
+
+class _CancelReplaceEnvelope(msgspec.Struct, frozen=True, gc=False):
+    error: _CancelReplaceError | None = None
+
+
+_cancel_replace: Final = msgspec.json.Decoder(BinanceCancelReplace)
+_cancel_replace_envelope: Final = msgspec.json.Decoder(_CancelReplaceEnvelope)
+_error: Final = msgspec.json.Decoder(BinanceError)
+
+
+def decode_cancel_replace(result: bytes) -> BinanceCancelReplace:
+    """A 200 answer's ``result``."""
+    return _decode(_cancel_replace, result, "cancelReplace result")
+
+
+def decode_cancel_replace_error_data(frame: bytes) -> BinanceCancelReplace | None:
+    """The ``error.data`` of a -2021 / -2022 WebSocket API answer, None when absent."""
+    envelope = _decode(_cancel_replace_envelope, frame, "cancelReplace error data")
+    return envelope.error.data if envelope.error is not None else None
+
+
+def decode_error(body: bytes) -> BinanceError:
+    """``{"code": -2010, "msg": "..."}``."""
+    return _decode(_error, body, "error")
 
 
 def ws_api_request(request_id: int | str, method: str, params: dict[str, str] | None = None) -> bytes:

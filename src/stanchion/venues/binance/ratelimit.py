@@ -47,6 +47,7 @@ ORDER_COUNT: Final[Mapping[tuple[str, str], int]] = {
 WS_API_WEIGHTS: Final[Mapping[str, int]] = {
     "order.place": 1,
     "order.cancel": 1,
+    "order.cancelReplace": 1,
     "order.status": 4,
     "openOrders.cancelAll": 1,
     "userDataStream.subscribe": 2,
@@ -62,6 +63,7 @@ WS_API_WEIGHTS: Final[Mapping[str, int]] = {
 # WebSocket API methods that also count against the unfilled-order (ORDERS) limits.
 WS_API_ORDER_COUNT: Final[Mapping[str, int]] = {
     "order.place": 1,
+    "order.cancelReplace": 1,  # "Unfilled Order Count: 1", even when the new order is not attempted
 }
 
 

@@ -276,6 +276,7 @@ class BinanceSymbolInfo(msgspec.Struct, frozen=True, gc=False):
     filters: list[dict[str, str | int | bool | None]]
     baseAssetPrecision: int | None = None
     quotePrecision: int | None = None
+    cancelReplaceAllowed: bool = False
 
 
 class BinanceExchangeInfo(msgspec.Struct, frozen=True, gc=False):

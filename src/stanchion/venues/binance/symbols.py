@@ -69,6 +69,7 @@ def instrument_from_symbol(info: BinanceSymbolInfo) -> Instrument:
             max_qty=max_qty,
             min_notional=min_notional * to_notional,
             max_notional=max_notional * to_notional,
+            cancel_replace=info.cancelReplaceAllowed,
         )
     except ValueError as exc:
         raise BinanceParseError(f"binance exchangeInfo {symbol}: {exc}") from exc
