@@ -256,16 +256,21 @@ def test_market_maker_requotes_with_one_replace_where_the_venue_allows_it() -> N
     assert kernel.stats.orders_sent == 4 and kernel.stats.cancels_sent == 2
 
 
-def test_a_replace_denied_by_risk_sends_nothing_and_keeps_the_order() -> None:
-    kernel, gateway, _ = _kernel(REPLACEABLE)
+def _one_order(instrument: Instrument) -> tuple[Kernel, RecordingGateway, StrategyContext, str]:
+    """A kernel on ``instrument`` whose strategy placed one bid at the touch."""
+    kernel, gateway, _ = _kernel(instrument)
     strategy = OneShot(S8 // 100)
     kernel.add_strategy(strategy)
     kernel.start_trading()
     kernel.on_book(KEY, _book())
     cid = strategy.results[0]
     assert isinstance(cid, str)
+    return kernel, gateway, kernel.context(strategy), cid
+
+
+def test_a_replace_denied_by_risk_sends_nothing_and_keeps_the_order() -> None:
+    kernel, gateway, ctx, cid = _one_order(REPLACEABLE)
     kernel.on_execution_report("binance", _report(gateway.submitted[0], OrderStatus.NEW, 0))
-    ctx = kernel.context(strategy)
     denied = ctx.replace(cid, S8 // 100, 70_000 * S8)  # outside the 100 bps price band
     assert isinstance(denied, RiskDecision) and denied.reason is RiskReason.PRICE_BAND
     assert gateway.replaced == [] and gateway.cancelled == []
@@ -275,14 +280,8 @@ def test_a_replace_denied_by_risk_sends_nothing_and_keeps_the_order() -> None:
 
 
 def test_replace_is_a_cancel_and_an_order_where_the_venue_has_no_replace() -> None:
-    kernel, gateway, _ = _kernel()
-    strategy = OneShot(S8 // 100)
-    kernel.add_strategy(strategy)
-    kernel.start_trading()
-    kernel.on_book(KEY, _book())
-    cid = strategy.results[0]
-    assert isinstance(cid, str)
-    successor = kernel.context(strategy).replace(cid, S8 // 100, 59_999 * S8)
+    _, gateway, ctx, cid = _one_order(INSTRUMENT)
+    successor = ctx.replace(cid, S8 // 100, 59_999 * S8)
     assert gateway.replaced == [] and [c.client_order_id for c in gateway.cancelled] == [cid]
     assert isinstance(successor, str) and gateway.submitted[-1].client_order_id == successor
 
