@@ -150,6 +150,7 @@ class Counts:
     orders_submitted: int = 0
     risk_denied: int = 0
     cancels: int = 0
+    replaces: int = 0
     probes: int = 0
     probe_retries: int = 0
     rounds: int = 0
@@ -384,7 +385,8 @@ class ChaosHarness:
 
     async def _traffic(self) -> None:
         """Orders while the faults fire: resting orders far from the touch, marketable ones that
-        fill (IOC or GTC), and cancels of whatever has been open for a while."""
+        fill (IOC or GTC), and cancels or replaces (``order.cancelReplace``) of whatever has been
+        open for a while."""
         born: dict[str, float] = {}
         while not self._stop.is_set():
             await self._traffic_on.wait()
@@ -402,9 +404,18 @@ class ChaosHarness:
                 if order is None or not order.is_open:
                     born.pop(cid)
                 elif now - t > 0.3 and order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
-                    self.ctx.cancel(cid)
-                    self.counts.cancels += 1
                     born.pop(cid)
+                    if order.price is not None and self.rng.random() < 0.5:
+                        # A requote in one request (order.cancelReplace): one tick further away.
+                        tick = self.adapter._instruments[order.symbol].tick
+                        price = order.price - tick if order.side is Side.BUY else order.price + tick
+                        successor = self._submitted(self.ctx.replace(cid, order.qty, price))
+                        self.counts.replaces += 1
+                        if successor is not None:
+                            born[successor] = now
+                    else:
+                        self.ctx.cancel(cid)
+                        self.counts.cancels += 1
             await asyncio.sleep(0.1)
 
     async def _poll_account(self, interval_s: float) -> None:
@@ -634,6 +645,7 @@ class ChaosHarness:
             "malformed_frames": stats.malformed_frames,
             "book_checks": dict(self.counts.book_checks),
             "orders_submitted": self.counts.orders_submitted,
+            "replaces": {"requested": self.counts.replaces, "one_request": stats.replaces_sent},
             "orders_at_venue": len(truth.orders),
             "risk_denied": self.counts.risk_denied,
             "outcome_unknown": stats.outcome_unknown,
