@@ -36,7 +36,7 @@ from stanchion.engine.oms import OrderManager, OrderUpdate
 from stanchion.engine.positions import Position
 from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, OrderIntent, RiskDecision, RiskGate
 from stanchion.engine.risk.limits import ExposureRiskLimits, InstrumentRiskLimits, LossAction, RiskLimits
-from stanchion.model.commands import SubmitOrder
+from stanchion.model.commands import ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport, Fill
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
@@ -313,6 +313,13 @@ class ChaosHarness:
             return await original(account, params, request)  # type: ignore[arg-type]
 
         self.sim.place_order = counting  # type: ignore[method-assign]
+        original_replace = self.sim.cancel_replace
+
+        async def counting_replace(account: str, params: Params) -> object:
+            placed[params.opt_str("newClientOrderId") or "?"] += 1  # its new order, at most once
+            return await original_replace(account, params)
+
+        self.sim.cancel_replace = counting_replace  # type: ignore[method-assign]
 
     def _count_at_adapter(self) -> None:
         original = self.adapter.submit
@@ -323,6 +330,18 @@ class ChaosHarness:
             original(command)
 
         self.adapter.submit = counting  # type: ignore[method-assign]
+        original_replace = self.adapter.replace
+        stats = self.adapter.stats
+
+        def counting_replace(command: ReplaceOrder) -> None:
+            # One order.cancelReplace request carries the successor; without it the adapter
+            # falls back to cancel + submit, and the submit above counts it.
+            before = stats.replaces_sent
+            original_replace(command)
+            if stats.replaces_sent > before:
+                submits[command.client_order_id] += 1
+
+        self.adapter.replace = counting_replace  # type: ignore[method-assign]
 
     # --- engine ----------------------------------------------------------------------------
 
