@@ -428,10 +428,12 @@ class ChaosHarness:
                         # A requote in one request (order.cancelReplace): one tick further away.
                         tick = self.adapter._instruments[order.symbol].tick
                         price = order.price - tick if order.side is Side.BUY else order.price + tick
-                        successor = self._submitted(self.ctx.replace(cid, order.qty, price))
+                        result = self.ctx.replace(cid, order.qty, price)
                         self.counts.replaces += 1
-                        if successor is not None:
-                            born[successor] = now
+                        if result is not None:  # None: the order closed meanwhile, nothing was asked
+                            successor = self._submitted(result)
+                            if successor is not None:
+                                born[successor] = now
                     else:
                         self.ctx.cancel(cid)
                         self.counts.cancels += 1

@@ -194,18 +194,7 @@ class StrategyContext:
 
     def cancel_then_submit(self, client_order_id: str, qty: int, price: int) -> str | RiskDecision | None:
         """:meth:`replace` as two requests, whatever the venue offers."""
-        order = self.order(client_order_id)
-        denial = self._kernel.cancel(client_order_id)
-        if denial is not None and not denial.accepted:
-            return denial
-        if order is None:
-            return None
-        side = getattr(order, "side", None)
-        venue = getattr(order, "venue", "")
-        symbol = getattr(order, "symbol", "")
-        if not isinstance(side, Side):
-            return None
-        return self.submit(f"{venue}:{symbol}", side, qty, price)
+        return self._kernel.cancel_then_submit(self._strategy, client_order_id, qty, price)
 
     def set_timer(self, name: str, interval_ns: int) -> None:
         self._kernel.set_timer(self._strategy, name, interval_ns)
@@ -385,7 +374,7 @@ class Kernel:
                 continue
             runtime = self.instruments.get(f"{venue}:{original.symbol}")
             if runtime is None or not runtime.instrument.cancel_replace or not original.is_open:
-                return self._contexts[strategy.name].cancel_then_submit(client_order_id, qty, price)
+                return self.cancel_then_submit(strategy, client_order_id, qty, price)
             if not self.trading_enabled:
                 return RiskDecision(False, None, "engine not ready or shutting down")
             instrument = runtime.instrument
@@ -404,7 +393,7 @@ class Kernel:
                 return decision
             replaced = oms.request_replace(client_order_id, qty=qty, price=price, now_ns=self.clock.time_ns())
             if replaced is None:  # a cancel is already in flight: the successor goes alone
-                return self._contexts[strategy.name].cancel_then_submit(client_order_id, qty, price)
+                return self.cancel_then_submit(strategy, client_order_id, qty, price)
             order, command = replaced
             self._order_strategy[order.client_order_id] = strategy
             self._sent_mono[order.client_order_id] = self.clock.monotonic_ns()
@@ -418,6 +407,20 @@ class Kernel:
             self._order_sent(runtime.instrument.key)
             return order.client_order_id
         return None
+
+    def cancel_then_submit(
+        self, strategy: Strategy, client_order_id: str, qty: int, price: int
+    ) -> str | RiskDecision | None:
+        """A replace as a cancel and an order (same side, type and time in force)."""
+        order = next((o for o in (oms.get(client_order_id) for oms in self.oms.values()) if o is not None), None)
+        denial = self.cancel(client_order_id)
+        if denial is not None and not denial.accepted:
+            return denial
+        if order is None:
+            return None
+        return self.submit(
+            strategy, f"{order.venue}:{order.symbol}", order.side, qty, price, order.order_type, order.time_in_force
+        )
 
     def _tick_to_order(self, venue: str, symbol: str) -> None:
         """The first order frame of a tick is written: its latency from the depth frame."""

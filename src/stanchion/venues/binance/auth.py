@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import quote
 
 import msgspec
@@ -37,6 +37,9 @@ try:  # compiled at install (setup.py); the hmac module is the reference and the
     from stanchion.venues.binance import _sign
 except ImportError:  # pragma: no cover - a STANCHION_PURE_PYTHON=1 install
     _sign = None
+
+if TYPE_CHECKING:
+    from stanchion.venues.binance._sign import HmacKey
 
 NATIVE_SIGNING: Final = _sign is not None
 """HMAC-SHA256 requests are signed and framed by the compiled ``_sign`` module."""
@@ -90,14 +93,17 @@ class HmacSigner:
         # 1.7 / 41 µs, against hmac.digest's 2.0 / 77 µs. The compiled key (its two pad
         # states in C memory) signs and frames a WebSocket API request in one call.
         secret = secret_key.encode("utf-8")
-        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
-        self._native: object | None = _sign.HmacKey(secret) if _sign is not None else None
+        self._native: HmacKey | None = _sign.HmacKey(secret) if _sign is not None else None
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256) if self._native is None else None
 
     @property
     def api_key(self) -> str:
         return self._api_key
 
     def sign(self, payload: str) -> str:
+        if self._native is not None:
+            return self._native.hexdigest(payload.encode("utf-8"))
+        assert self._keyed is not None
         mac = self._keyed.copy()
         mac.update(payload.encode("utf-8"))
         return mac.hexdigest()
