@@ -19,10 +19,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall when the dependency list or a compiled module changes (setup.py builds
-# stanchion.book._native and stanchion.venues.binance._wire with the machine's C
-# compiler; decision 0003 §7, §8).
+# stanchion.book._native and stanchion.venues.binance._wire, _sign and _reflex with the
+# machine's C compiler; decisions 0003 §7, §8 and 0004).
 $(STAMP): pyproject.toml setup.py src/stanchion/book/_native.c src/stanchion/venues/binance/_wire.c \
-		src/stanchion/venues/binance/_sign.c | $(BIN)/python
+		src/stanchion/venues/binance/_sign.c src/stanchion/venues/binance/_reflex.c | $(BIN)/python
 	bash scripts/install-build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)

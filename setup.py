@@ -3,7 +3,9 @@
 Everything else is in pyproject.toml. ``stanchion.book._native`` is the book's
 side table and per-level loop; ``stanchion.venues.binance._wire`` scans the
 depthUpdate frame's envelope; ``stanchion.venues.binance._sign`` signs (HMAC-SHA256)
-and frames a WebSocket API request in one call (decision 0004). The pure-Python paths stay as their reference and
+and frames a WebSocket API request in one call (decision 0004);
+``stanchion.venues.binance._reflex`` checks each raw depthUpdate frame against the
+armed orders (decision 0004). The pure-Python paths stay as their reference and
 run wherever the modules are absent. ``STANCHION_PURE_PYTHON=1`` builds without it
 (for a machine without a C compiler); otherwise a failed compile fails the
 install, loudly, rather than leaving a silently slower book.
@@ -30,6 +32,11 @@ extensions = (
         Extension(
             "stanchion.venues.binance._sign",
             sources=["src/stanchion/venues/binance/_sign.c"],
+            extra_compile_args=FLAGS,
+        ),
+        Extension(
+            "stanchion.venues.binance._reflex",
+            sources=["src/stanchion/venues/binance/_reflex.c"],
             extra_compile_args=FLAGS,
         ),
     ]
