@@ -463,7 +463,7 @@ class Application:
                 self._signer(venue),
                 clock=self.clock,
                 events=self.venue_events,
-                open_orders=lambda oms=oms: [(o.symbol, o.client_order_id) for o in oms.open_orders()],  # type: ignore[misc]
+                open_orders=lambda oms=oms: [(o.symbol, o.client_order_id) for o in oms.venue_orders()],  # type: ignore[misc]
             )
         # 1. risk limits loaded: instruments from the venues, limits from the config.
         for venue, adapter in self.adapters.items():
@@ -542,7 +542,9 @@ class Application:
             "ready": model.ready, "kill_switch": model.kill_switch, "kill_cause": model.kill_cause,
             "orders_sent": model.orders_sent, "fills": model.fills, "pnl": model.total_pnl,
             "positions": {row.key: row.qty for row in model.positions},
-            "open_orders": sorted(row.client_order_id for row in model.orders),
+            # At the venue (or on their way): what reconciliation compares with the venue's list.
+            "open_orders": sorted(row.client_order_id for row in model.orders if row.status != "ARMED"),
+            "armed_orders": sorted(row.client_order_id for row in model.orders if row.status == "ARMED"),
             "config_id": config_id(self.config),
             "metrics_url": self.health.url if self.health is not None else None,
             "sim": self.sim.urls() if self.sim is not None else None,

@@ -192,7 +192,7 @@ class EngineRuntime:
         queries = oms.after_replay(self.clock.time_ns()) if at_start else oms.queries_due(self.clock.time_ns(), 0)
         ids_to_check = {q.client_order_id for q in queries}
         # Orders we believe open but the venue does not list must be queried too.
-        ids_to_check |= {o.client_order_id for o in oms.open_orders() if o.client_order_id not in snapshot.open_orders}
+        ids_to_check |= {o.client_order_id for o in oms.venue_orders() if o.client_order_id not in snapshot.open_orders}
         for cid in sorted(ids_to_check):
             order = oms.get(cid)
             if order is None:
@@ -218,7 +218,7 @@ class EngineRuntime:
             internal_positions=internal,
             venue_balances=snapshot.balances,
             reference_balances=self._references[venue],
-            internal_open_orders={o.client_order_id for o in oms.open_orders()},
+            internal_open_orders={o.client_order_id for o in oms.venue_orders()},
             venue_open_orders=set(snapshot.open_orders),
             is_ours=lambda cid: oms.get(cid) is not None or oms.owns_id(cid),
             threshold_percent=self.drift_threshold_percent,

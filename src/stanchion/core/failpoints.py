@@ -33,7 +33,8 @@ NAMES = frozenset({
     "oms.intent_journaled",  # kernel: intent in the journal, order not yet handed to the gateway
     "oms.cancel_journaled",  # kernel: cancel intent in the journal, cancel not yet handed to the gateway
     "oms.replace_journaled",  # kernel: replace intent in the journal, the request not yet handed to the gateway
-    "adapter.order_frame_written",  # adapter: the order.place or order.cancelReplace frame was just written
+    "oms.armed_journaled",  # kernel: armed order's intent in the journal, not yet handed to the gateway to sign
+    "adapter.order_frame_written",  # adapter: an order.place (also an armed one's) or order.cancelReplace frame written
     "kernel.fill_journaled",  # kernel: fill in the journal, positions not yet updated
     "runtime.reconcile_queried",  # runtime: venue queried, not yet compared
 })

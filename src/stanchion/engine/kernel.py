@@ -37,7 +37,7 @@ from stanchion.model.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from stanchion.model.execution import ExecutionReport, Fill
 from stanchion.model.instrument import Instrument
 from stanchion.model.market import TradeTick
-from stanchion.model.orders import OrderType, Side, TimeInForce
+from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 
 
 class ExecutionGateway(Protocol):
@@ -51,6 +51,18 @@ class ExecutionGateway(Protocol):
         """Cancel and place in one request; used only for instruments with ``cancel_replace``."""
 
     def query(self, query: QueryOrder) -> None: ...
+
+
+class ArmingGateway(ExecutionGateway, Protocol):
+    """A gateway that can hold a signed order and send it the moment a market-data frame shows
+    its condition (Binance: :meth:`BinanceAdapter.arm`). It reports back through the kernel's
+    :meth:`Kernel.on_armed_fired` / :meth:`Kernel.on_armed_failed`."""
+
+    def arm(self, command: SubmitOrder, trigger_price: int) -> str | None:
+        """None when armed, else why not (the kernel then withdraws the order)."""
+
+    def disarm(self, client_order_id: str) -> bool:
+        """True when withdrawn before it fired."""
 
 
 class EngineListener(Protocol):
@@ -125,6 +137,9 @@ class KernelStatistics:
     cancels_sent: int = 0
     risk_denials: int = 0
     fills: int = 0
+    armed: int = 0
+    armed_fired: int = 0
+    disarmed: int = 0
     last_error: str | None = None
     tick_to_order_ns: list[int] = field(default_factory=list)
 
@@ -196,6 +211,33 @@ class StrategyContext:
         """:meth:`replace` as two requests, whatever the venue offers."""
         return self._kernel.cancel_then_submit(self._strategy, client_order_id, qty, price)
 
+    def arm(
+        self,
+        key: str,
+        side: Side,
+        qty: int,
+        price: int,
+        *,
+        trigger_price: int | None = None,
+        time_in_force: TimeInForce = TimeInForce.IOC,
+    ) -> str | RiskDecision:
+        """A limit order at ``price`` sent the moment a depth frame shows the opposite side at
+        or through ``trigger_price`` (default: ``price``) — a BUY when an ask at or below it
+        appears, a SELL when a bid at or above it does. Everything but the write happens now:
+        the risk gate's checks, the journal's intent, the signed frame; the venue adapter writes
+        the frame before it even applies that depth frame to the book. If the book already
+        shows the condition, the order is sent at once. One-shot; returns the client order id
+        (the order is ``ARMED`` until it fires, then an order like any other) or the denial.
+
+        While armed it counts as open for the risk gate (open orders, worst-case position,
+        exposure); it is withdrawn when its price leaves the price band around mid, when the
+        kill switch engages, at :meth:`cancel`/:meth:`disarm`, and when trading stops."""
+        return self._kernel.arm(self._strategy, key, side, qty, price, trigger_price, time_in_force)
+
+    def disarm(self, client_order_id: str) -> bool:
+        """Withdraw an armed order; False when it is not armed (it fired, or never was)."""
+        return self._kernel.disarm(client_order_id, "disarmed by the strategy")
+
     def set_timer(self, name: str, interval_ns: int) -> None:
         self._kernel.set_timer(self._strategy, name, interval_ns)
 
@@ -225,6 +267,7 @@ class Kernel:
         self._unknown_query_interval_ns = unknown_query_interval_ns
         self._order_strategy: dict[str, Strategy] = {}
         self._sent_mono: dict[str, int] = {}
+        self._armed: dict[str, OrderIntent] = {}  # armed orders (client id → what the gate checked)
         self._tick_received_ns: int | None = None
         self.trading_enabled = False
         self.stats = KernelStatistics()
@@ -266,12 +309,13 @@ class Kernel:
         for strategy in self.strategies:
             self._guard(strategy, lambda s: s.on_stop(self._contexts[s.name]))
         self.trading_enabled = False
+        self.disarm_all("trading stopped")
 
     def cancel_all(self) -> int:
         """Cancel every open order (cancel-on-shutdown, kill switch)."""
-        count = 0
+        count = self.disarm_all("all orders canceled")
         for venue, oms in self.oms.items():
-            for order in oms.open_orders():
+            for order in oms.venue_orders():
                 command = oms.request_cancel(order.client_order_id)
                 if command is not None:
                     self.gateways[venue].cancel(command)
@@ -293,6 +337,8 @@ class Kernel:
         bid = book.best_bid_price()
         ask = book.best_ask_price()
         runtime.mid = (bid + ask) // 2 if bid is not None and ask is not None else None
+        if self._armed:
+            self._recheck_armed(runtime)
         if not self.trading_enabled:
             return
         self._tick_received_ns = received_ns
@@ -345,6 +391,20 @@ class Kernel:
             if self._listener is not None:
                 self._listener.on_risk_denied(intent, decision)
             return decision
+        return self._place(strategy, runtime, side, qty, price, order_type, time_in_force)
+
+    def _place(
+        self,
+        strategy: Strategy,
+        runtime: InstrumentRuntime,
+        side: Side,
+        qty: int,
+        price: int | None,
+        order_type: OrderType,
+        time_in_force: TimeInForce | None,
+    ) -> str:
+        """An order the gate accepted: journal its intent, then send it."""
+        instrument = runtime.instrument
         oms = self.oms[instrument.venue]
         order, command = oms.create(
             strategy=strategy.name, symbol=instrument.symbol, side=side, order_type=order_type, qty=qty,
@@ -358,8 +418,124 @@ class Kernel:
         self.gateways[instrument.venue].submit(command)
         self.stats.orders_sent += 1
         self._tick_to_order(instrument.venue, instrument.symbol)
-        self._order_sent(key)
+        self._order_sent(instrument.key)
         return order.client_order_id
+
+    # --- armed orders --------------------------------------------------------------------
+
+    def arm(
+        self,
+        strategy: Strategy,
+        key: str,
+        side: Side,
+        qty: int,
+        price: int,
+        trigger_price: int | None,
+        time_in_force: TimeInForce | None,
+    ) -> str | RiskDecision:
+        """See :meth:`StrategyContext.arm`."""
+        runtime = self.instruments[key]
+        instrument = runtime.instrument
+        if not self.trading_enabled:
+            return RiskDecision(False, None, "engine not ready or shutting down")
+        gateway = self.gateways[instrument.venue]
+        arm = getattr(gateway, "arm", None)
+        if arm is None:
+            return RiskDecision(False, None, f"venue {instrument.venue} cannot arm orders")
+        intent = OrderIntent(
+            instrument.venue, instrument.symbol, runtime.account, side is Side.BUY, qty, price,
+            instrument.qty_scale, instrument.price_scale,
+        )
+        decision = self.risk.check_order(intent, self._risk_view, self.clock.monotonic_ns())
+        if not decision.accepted:
+            self.stats.risk_denials += 1
+            if self._listener is not None:
+                self._listener.on_risk_denied(intent, decision)
+            return decision
+        trigger = price if trigger_price is None else trigger_price
+        book = runtime.book
+        if book is not None:
+            touch = book.best_ask_price() if side is Side.BUY else book.best_bid_price()
+            if touch is not None and (touch <= trigger if side is Side.BUY else touch >= trigger):
+                # The condition already shows: the order goes now, like any order.
+                return self._place(strategy, runtime, side, qty, price, OrderType.LIMIT, time_in_force)
+        oms = self.oms[instrument.venue]
+        order, command = oms.arm(
+            strategy=strategy.name, symbol=instrument.symbol, side=side, order_type=OrderType.LIMIT, qty=qty,
+            price=price, time_in_force=time_in_force, now_ns=self.clock.time_ns(),
+        )
+        cid = order.client_order_id
+        if failpoints.ARMED:
+            failpoints.hit("oms.armed_journaled")
+        refused = arm(command, trigger)
+        if refused is not None:
+            oms.disarmed(cid, f"not armed: {refused}")
+            return RiskDecision(False, None, f"not armed: {refused}")
+        self._order_strategy[cid] = strategy
+        self._armed[cid] = intent
+        self.stats.armed += 1
+        return cid
+
+    def disarm(self, client_order_id: str, reason: str) -> bool:
+        """Withdraw an armed order (see :meth:`StrategyContext.disarm`)."""
+        if client_order_id not in self._armed:
+            return False
+        for venue, oms in self.oms.items():
+            order = oms.get(client_order_id)
+            if order is None or not order.is_armed:
+                continue
+            gateway = self.gateways[venue]
+            if not gateway.disarm(client_order_id):  # type: ignore[attr-defined]
+                return False  # it fired (its report is on the way)
+            del self._armed[client_order_id]
+            self.stats.disarmed += 1
+            update = oms.disarmed(client_order_id, reason)
+            if update is not None:
+                self._order_update(update)
+            return True
+        return False
+
+    def disarm_all(self, reason: str) -> int:
+        return sum(self.disarm(cid, reason) for cid in list(self._armed))
+
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int) -> None:
+        """The gateway wrote an armed order's frame, ``latency_ns`` after its depth frame came."""
+        self._armed.pop(client_order_id, None)
+        oms = self.oms.get(venue)
+        order = oms.fired(client_order_id, self.clock.time_ns()) if oms is not None else None
+        if order is None:
+            return
+        self._sent_mono[client_order_id] = self.clock.monotonic_ns()
+        self.stats.orders_sent += 1
+        self.stats.armed_fired += 1
+        if self._listener is not None:
+            self._listener.on_tick_to_order(venue, order.symbol, latency_ns)
+        self._order_sent(f"{venue}:{order.symbol}")
+        self._order_update(OrderUpdate(order, OrderStatus.ARMED, order.status))
+
+    def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:
+        """An armed order's condition showed but its frame was not written: it never left."""
+        self._armed.pop(client_order_id, None)
+        oms = self.oms.get(venue)
+        update = oms.disarmed(client_order_id, reason) if oms is not None else None
+        if update is not None:
+            self.stats.disarmed += 1
+            self._order_update(update)
+
+    def _recheck_armed(self, runtime: InstrumentRuntime) -> None:
+        """After a book update: an armed order of this instrument whose price has left the
+        price band around the new mid is withdrawn (the gate's own band check, counted)."""
+        mid = runtime.mid
+        instrument = runtime.instrument
+        for cid, intent in list(self._armed.items()):
+            if intent.venue != instrument.venue or intent.symbol != instrument.symbol:
+                continue
+            decision = self.risk.check_band(intent, mid)
+            if not decision.accepted:
+                self.stats.risk_denials += 1
+                if self._listener is not None:
+                    self._listener.on_risk_denied(intent, decision)
+                self.disarm(cid, f"{decision.reason.value if decision.reason else 'risk'}: {decision.detail}")
 
     def _order_sent(self, key: str) -> None:
         """An order of ``key`` was sent (placed alone or as a replace's successor): a hook for
@@ -372,6 +548,8 @@ class Kernel:
             original = oms.get(client_order_id)
             if original is None:
                 continue
+            if original.is_armed:
+                return RiskDecision(False, None, "an armed order is not replaced: disarm it and arm another")
             runtime = self.instruments.get(f"{venue}:{original.symbol}")
             if runtime is None or not runtime.instrument.cancel_replace or not original.is_open:
                 return self.cancel_then_submit(strategy, client_order_id, qty, price)
@@ -432,6 +610,9 @@ class Kernel:
             self._tick_received_ns = None  # measure the first order of a tick only
 
     def cancel(self, client_order_id: str) -> RiskDecision | None:
+        if client_order_id in self._armed:  # never sent: withdrawn, no request
+            self.disarm(client_order_id, "canceled before it fired")
+            return None
         for venue, oms in self.oms.items():
             if oms.get(client_order_id) is None:
                 continue
@@ -590,6 +771,9 @@ class Kernel:
         state = self.risk.kill_switch
         if state is KillSwitchState.HALTED and before is not KillSwitchState.HALTED:
             self.cancel_all()  # halting withdraws every resting order
+        elif state is KillSwitchState.REDUCE_ONLY:
+            # Armed orders were checked before: none goes out under reduce-only unchecked.
+            self.disarm_all("kill switch: reduce-only")
         if self._listener is not None:
             self._listener.on_kill_switch(state, self.risk.kill_cause)
 

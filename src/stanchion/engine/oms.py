@@ -42,6 +42,7 @@ from stanchion.model.orders import (
     OrderType,
     Side,
     TimeInForce,
+    armed_order_machine,
     new_order_machine,
     trigger_for_venue_status,
 )
@@ -54,6 +55,7 @@ class JournalKind(enum.StrEnum):
     INTENT = "order.intent"
     CANCEL_INTENT = "order.cancel_intent"
     REPLACE_INTENT = "order.replace_intent"  # key: the order replaced; body: its successor's intent
+    ARMED_INTENT = "order.armed_intent"  # an order sent later by its market condition (may have gone out)
     STATE = "order.state"
     FILL = "order.fill"
     LOCAL_REJECT = "order.local_reject"
@@ -125,6 +127,10 @@ class Order:
     def is_buy(self) -> bool:
         return self.side is Side.BUY
 
+    @property
+    def is_armed(self) -> bool:
+        return self.machine.state is OrderStatus.ARMED
+
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
@@ -154,6 +160,8 @@ class OmsStatistics:
     cancels_requested: int = 0
     anomalies: int = 0
     stray_reports: int = 0
+    armed: int = 0
+    disarmed: int = 0
 
 
 class OrderManager:
@@ -188,6 +196,19 @@ class OrderManager:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
+
+    def venue_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders the venue may know of: all but the armed ones (never sent yet)."""
+        return [
+            o for o in self._open.values()
+            if (symbol is None or o.symbol == symbol) and o.machine.state is not OrderStatus.ARMED
+        ]
+
+    def armed_orders(self, symbol: str | None = None) -> list[Order]:
+        return [
+            o for o in self._open.values()
+            if (symbol is None or o.symbol == symbol) and o.machine.state is OrderStatus.ARMED
+        ]
 
     def open_count(self) -> int:
         return len(self._open)
@@ -240,11 +261,60 @@ class OrderManager:
         command = SubmitOrder(symbol, client_order_id, side, order_type, qty, price, time_in_force)
         return order, command
 
-    def _adopt_intent(self, intent: OrderIntentRecord) -> Order:
+    def arm(
+        self,
+        *,
+        strategy: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        qty: int,
+        price: int | None,
+        time_in_force: TimeInForce | None,
+        now_ns: int,
+    ) -> tuple[Order, SubmitOrder]:
+        """Journal an armed order's intent (before its frame is even built) and return the
+        command its frame is built from. The order is ``ARMED`` until :meth:`fired` or
+        :meth:`disarmed`; after a restart it is ``UNKNOWN`` like any order whose frame may have
+        left, and the venue is asked."""
+        client_order_id = self._ids.next_id()
+        intent = OrderIntentRecord(
+            client_order_id, self.venue, self.account, symbol, strategy, side, order_type, qty, price,
+            time_in_force, now_ns,
+        )
+        self._journal(JournalKind.ARMED_INTENT, client_order_id, _encoder.encode(intent))
+        order = self._adopt_intent(intent, armed=True)
+        self.stats.armed += 1
+        command = SubmitOrder(symbol, client_order_id, side, order_type, qty, price, time_in_force)
+        return order, command
+
+    def fired(self, client_order_id: str, now_ns: int) -> Order | None:
+        """The armed order's frame was written: it is an order in flight (``SUBMITTING``).
+        Not journaled: the ARMED_INTENT already makes a restart ask the venue about it."""
+        order = self._open.get(client_order_id)
+        if order is None or order.machine.state is not OrderStatus.ARMED:
+            return None
+        order.machine.trigger(OrderTrigger.FIRED)
+        order.sent_ns = now_ns
+        self.stats.submitted += 1
+        return order
+
+    def disarmed(self, client_order_id: str, reason: str) -> OrderUpdate | None:
+        """The armed order was withdrawn before it fired (it never left): CANCELED, journaled."""
+        order = self._open.get(client_order_id)
+        if order is None or order.machine.state is not OrderStatus.ARMED:
+            return None
+        order.reason = reason
+        self.stats.disarmed += 1
+        return self._transition(order, OrderTrigger.DISARMED, record_reason=reason)
+
+    def _adopt_intent(self, intent: OrderIntentRecord, *, armed: bool = False) -> Order:
         order = Order(
             intent.client_order_id, intent.venue, intent.account, intent.symbol, intent.strategy, intent.side,
             intent.order_type, intent.qty, intent.price, intent.time_in_force, intent.created_ns,
         )
+        if armed:
+            order.machine = armed_order_machine()
         self._orders[order.client_order_id] = order
         self._open[order.client_order_id] = order
         return order
@@ -464,6 +534,8 @@ class OrderManager:
         elif kind == JournalKind.REPLACE_INTENT:
             self._replay_cancel(key)
             self._adopt_intent(_intent_decoder.decode(body)).sent_ns = None
+        elif kind == JournalKind.ARMED_INTENT:
+            self._adopt_intent(_intent_decoder.decode(body), armed=True).sent_ns = None
         return None
 
     def _replay_cancel(self, client_order_id: str) -> None:
@@ -477,9 +549,14 @@ class OrderManager:
         for order in list(self._open.values()):
             # Whatever the journal last said, the venue may have moved on while we
             # were down: the order's state is unknown until a query answers.
+            armed = order.machine.state is OrderStatus.ARMED
             order.machine.restore(OrderStatus.UNKNOWN)
             order.unknown_since_ns = now_ns
-            if order.sent_ns is None:
+            if armed:
+                # Its frame may have left just before the crash, signed moments earlier however
+                # long ago it was armed: "not found" is believed only a grace after this restart.
+                order.sent_ns = now_ns
+            elif order.sent_ns is None:
                 order.sent_ns = order.created_ns
             queries.append(QueryOrder(order.venue, order.symbol, order.client_order_id))
         return queries

@@ -1,9 +1,10 @@
 """Order vocabulary and the order lifecycle as a transition table.
 
-Venue states (Binance names) plus three local ones: ``SUBMITTING`` (sent, no
-answer yet), ``CANCEL_PENDING`` (cancel sent, no answer yet) and ``UNKNOWN``
-(the outcome of a request is unknown: timeout, 5xx, dropped connection —
-resolved by querying the venue, never by a blind resend).
+Venue states (Binance names) plus four local ones: ``ARMED`` (journaled,
+risk-checked and signed, waiting for the market-data frame that sends it),
+``SUBMITTING`` (sent, no answer yet), ``CANCEL_PENDING`` (cancel sent, no
+answer yet) and ``UNKNOWN`` (the outcome of a request is unknown: timeout, 5xx,
+dropped connection — resolved by querying the venue, never by a blind resend).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class TimeInForce(enum.Enum):
 
 
 class OrderStatus(enum.Enum):
+    ARMED = "ARMED"  # local: ready to go out the moment its market condition shows
     SUBMITTING = "SUBMITTING"  # local
     PENDING_NEW = "PENDING_NEW"
     NEW = "NEW"
@@ -71,6 +73,8 @@ class OrderTrigger(enum.Enum):
     CANCEL_REQUESTED = "cancel_requested"
     CANCEL_REJECTED = "cancel_rejected"  # the cancel failed: the order may have filled
     OUTCOME_UNKNOWN = "outcome_unknown"  # timeout / 5xx / disconnect on a request
+    FIRED = "fired"  # an armed order's frame was written
+    DISARMED = "disarmed"  # an armed order withdrawn before it fired: it never left
 
 
 TERMINAL_STATUSES: Final = frozenset(
@@ -98,6 +102,10 @@ def _build_table() -> dict[tuple[OrderStatus, OrderTrigger], OrderStatus]:
         for trigger, target in venue_outcomes.items():
             table[(state, trigger)] = target
     table[(_S.SUBMITTING, _T.OUTCOME_UNKNOWN)] = _S.UNKNOWN
+    # Armed: it leaves when its frame is written, or never (disarmed, locally canceled).
+    table[(_S.ARMED, _T.FIRED)] = _S.SUBMITTING
+    table[(_S.ARMED, _T.DISARMED)] = _S.CANCELED
+    table[(_S.ARMED, _T.OUTCOME_UNKNOWN)] = _S.UNKNOWN
     table[(_S.SUBMITTING, _T.CANCEL_REQUESTED)] = _S.CANCEL_PENDING
     table[(_S.UNKNOWN, _T.OUTCOME_UNKNOWN)] = _S.UNKNOWN
     table[(_S.UNKNOWN, _T.CANCEL_REQUESTED)] = _S.CANCEL_PENDING
@@ -136,6 +144,11 @@ ORDER_TRANSITIONS: Final = TransitionTable[OrderStatus, OrderTrigger](
 def new_order_machine() -> StateMachine[OrderStatus, OrderTrigger]:
     """A machine for an order we are about to send."""
     return StateMachine(ORDER_TRANSITIONS, OrderStatus.SUBMITTING)
+
+
+def armed_order_machine() -> StateMachine[OrderStatus, OrderTrigger]:
+    """A machine for an armed order (sent later, by its market condition)."""
+    return StateMachine(ORDER_TRANSITIONS, OrderStatus.ARMED)
 
 
 def trigger_for_venue_status(status: OrderStatus) -> OrderTrigger:

@@ -160,6 +160,9 @@ class RateLimiter:
         self._local_refusals = 0
         self._rate_limited = 0
         self._banned = 0
+        self.on_blocked: Callable[[float], None] | None = None
+        """Called with the seconds every request is now held for, on each 429/418 (armed
+        orders, which go out without asking the limiter, are held by it)."""
 
     # --- state ---------------------------------------------------------------
 
@@ -321,3 +324,5 @@ class RateLimiter:
         # A late 429 from a request in flight never shortens or downgrades a ban.
         self._blocked_until_ns = max(self._blocked_until_ns, now + round(pause_s * _NS))
         self._blocked_status = 418 if (status == 418 or was_banned) else status
+        if self.on_blocked is not None:
+            self.on_blocked(self.blocked_for_s)

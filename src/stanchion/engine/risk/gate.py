@@ -222,6 +222,21 @@ class RiskGate:
             self._orders.record(now_ns)
         return decision
 
+    def check_band(self, intent: OrderIntent, reference: int | None) -> RiskDecision:
+        """An accepted order not yet sent (an armed one) against a new reference price: the
+        price band alone (every other check held when it was accepted and counts it as open).
+        Denials are counted like :meth:`check_order`'s."""
+        if not self.limits.enabled or intent.price is None:
+            return ACCEPT
+        if reference is None or reference <= 0:
+            return self._deny(RiskReason.NO_REFERENCE_PRICE, f"{intent.key} has no mid price")
+        band = self.limits.price_band_bps
+        if abs(intent.price - reference) * 10_000 > reference * band:
+            return self._deny(
+                RiskReason.PRICE_BAND, f"price {intent.price} is more than {band} bps from mid {reference}"
+            )
+        return ACCEPT
+
     def _check_order(self, intent: OrderIntent, view: RiskView, now_ns: int) -> RiskDecision:
         state = view.instrument(intent.key)
         return (

@@ -45,6 +45,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -116,6 +117,7 @@ from stanchion.venues.binance.ratelimit import (
     ws_api_retry_after_s,
     ws_api_weight,
 )
+from stanchion.venues.binance.reflex import Reflex
 from stanchion.venues.binance.schemas import BinanceRateLimit, BinanceWsApiResponse
 from stanchion.venues.binance.session import BinanceStreamSession
 from stanchion.venues.binance.symbols import parse_exchange_info_and_limits
@@ -148,6 +150,12 @@ class EngineSink(Protocol):
     def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None: ...
 
     def on_query_not_found(self, venue: str, client_order_id: str) -> None: ...
+
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int) -> None:
+        """An armed order's frame was written, ``latency_ns`` after its depth frame arrived."""
+
+    def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:
+        """An armed order's condition showed but its frame could not be written (it never left)."""
 
 
 class OrderQuery(Protocol):
@@ -337,6 +345,9 @@ class BinanceAdapterConfig:
     connect_timeout_s: float = 10.0
     connection_attempts_per_5min: int = CONNECTION_LIMIT.limit
     """The venue's limit on WebSocket connection attempts per IP (Binance: 300 per 5 minutes)."""
+    armed_resign_s: float = 1.0
+    """An armed order's frame is signed again this often, so that its ``timestamp`` is never
+    older than this (plus the clock offset's error) when it goes out (``recvWindow``)."""
 
 
 @dataclass(slots=True)
@@ -351,6 +362,9 @@ class AdapterStatistics:
     orders_sent_rest: int = 0
     cancels_sent: int = 0
     replaces_sent: int = 0  # order.cancelReplace requests (each also counted in orders_sent_ws)
+    armed: int = 0  # orders armed (signed ahead, waiting for their market condition)
+    armed_fired: int = 0  # of which went out (each also counted in orders_sent_ws)
+    armed_failed: int = 0  # condition showed, frame not written (connection lost)
     order_rejects: int = 0
     outcome_unknown: int = 0
     queries: int = 0
@@ -359,6 +373,24 @@ class AdapterStatistics:
     user_resubscribes: int = 0
     clock_resyncs: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class _Armed:
+    """An armed order at the adapter: its signed frame (re-signed every ``armed_resign_s``),
+    the request id it will go out under, and its charge on the limiter, held from arming
+    (counted as in flight in every window until the answer settles it)."""
+
+    __slots__ = ("client_order_id", "frame", "params", "request_id", "symbol", "ticket")
+
+    def __init__(
+        self, client_order_id: str, symbol: str, request_id: int, params: dict[str, str], frame: bytes, ticket: Ticket
+    ) -> None:
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.request_id = request_id
+        self.params = params
+        self.frame = frame
+        self.ticket = ticket
 
 
 @dataclass(slots=True)
@@ -432,6 +464,14 @@ class BinanceAdapter:
         self._http_open = False
         self._ws_usage: dict[str, tuple[float, int]] = {}  # limit → (count/limit, its window's end, wall ns)
         self._balances: dict[str, tuple[int, int]] = {}
+        self._reflex = Reflex()
+        self._reflex.paused = True  # until the WebSocket API and the user stream are up
+        self._armed: dict[str, _Armed] = {}
+        self._resign_task: asyncio.Task[Any] | None = None
+        self._unhold: asyncio.TimerHandle | None = None
+        self._limiter.on_blocked = self._on_limiter_blocked
+        # Armed orders fire on the raw stream's frames (/ws); a combined stream (/stream) wraps them.
+        self._raw_stream = not urlsplit(config.ws_stream_url).path.startswith("/stream")
         self.stats = AdapterStatistics()
 
     @property
@@ -626,6 +666,10 @@ class BinanceAdapter:
 
     async def stop(self) -> None:
         self._stop.set()
+        self._reflex.paused = True
+        if self._unhold is not None:
+            self._unhold.cancel()
+            self._unhold = None
         for client in (self._md, self._api):
             if client is not None:
                 client.close()
@@ -670,6 +714,10 @@ class BinanceAdapter:
 
     def _on_md_message(self, payload: bytes) -> str | None:
         received = self._clock.monotonic_ns()
+        if self._reflex.count:  # armed orders: their frames go out before anything else is done
+            fired = self._reflex.match(payload)
+            if fired is not None:
+                self._fire(fired, received)
         self.stats.md_messages += 1
         try:
             out = self._session.on_frame(payload)
@@ -686,6 +734,8 @@ class BinanceAdapter:
         symbol = out.book_updated
         if symbol is None:
             return None
+        if self._reflex.count:
+            self._reflex.set_next(symbol, self._next_update_id(symbol))
         book = self._session.live_book(symbol)
         if book is not None and self._sink is not None:
             if self._book_state.get(symbol) != "live":
@@ -719,6 +769,7 @@ class BinanceAdapter:
         if previous == state:
             return
         self._book_state[symbol] = state
+        self._reflex.set_next(symbol, self._next_update_id(symbol))  # 0 unless LIVE: nothing fires
         if previous == "live" and self._sink is not None:
             self._sink.on_book_lost(self._key(symbol))
         self._events.on_book_state(self.name, symbol, state)
@@ -840,10 +891,12 @@ class BinanceAdapter:
 
     def _on_api_state(self, state: ConnectionState) -> None:
         self._events.on_connection_state(self.name, "ws_api", state.value)
+        self._update_hold()
         if state is ConnectionState.LIVE:
             return
         if state in (ConnectionState.DISCONNECTED, ConnectionState.CONNECTING, ConnectionState.CLOSED):
             self._user_subscribed.clear()
+            self._update_hold()
             self._fail_pending("connection lost before the answer")
 
     def _fail_pending(self, reason: str) -> None:
@@ -920,6 +973,7 @@ class BinanceAdapter:
         elif isinstance(event, EventStreamTerminated):
             _log.warning("user_stream_terminated venue=%s", self.name)
             self._user_subscribed.clear()
+            self._update_hold()
             self._resubscribe_user_stream()
 
     def _adopt_limits(self, limits: tuple[Limit, ...], *, complete: bool = True) -> None:
@@ -1020,6 +1074,7 @@ class BinanceAdapter:
         restored = self._user_generation > 1 or self.stats.user_resubscribes > 0
         self.stats.user_resubscribes += 1
         self._user_subscribed.set()
+        self._update_hold()
         if restored:
             self._events.on_user_stream_restored(self.name)
             self._spawn(self._resolve_open_orders(), "catch-up")
@@ -1287,6 +1342,129 @@ class BinanceAdapter:
             del self._pending[request_id]  # nothing was written: REST carries the two halves
             self._limiter.refund(request.ticket)
         self._replace_as_two(command)
+
+    # --- armed orders ---------------------------------------------------------------------
+
+    def arm(self, command: SubmitOrder, trigger_price: int) -> str | None:
+        """Sign ``command``'s ``order.place`` frame now and send it the moment a depth frame of
+        its symbol shows the opposite side at or through ``trigger_price`` (a BUY: an ask at or
+        below it; a SELL: a bid at or above it), in sequence with the LIVE book. The frame is
+        written before that depth frame is otherwise parsed (:mod:`.reflex`).
+
+        Returns None when armed, else why it could not be (the order must then be withdrawn):
+        an unknown symbol, an order the venue's filters refuse, no live WebSocket API (an armed
+        order goes out on it only), or no rate-limit budget. The order's charge on the limiter
+        is taken now and held (counted as in flight) until the venue answers or it is disarmed.
+        """
+        instrument = self._instruments.get(command.symbol)
+        if instrument is None:
+            return f"unknown symbol {command.symbol}"
+        if trigger_price <= 0:
+            return f"trigger price {trigger_price} is not positive"
+        if not self._raw_stream:
+            return "armed orders need the raw stream endpoint (/ws), not a combined stream (/stream)"
+        if not self._api_live():
+            return "the WebSocket API is not live (armed orders go out on it only)"
+        try:
+            params = order_params(command, instrument, response_type="RESULT")
+            ticket = self._limiter.acquire_now(self._policy.ws_weight("order.place"))
+        except (OrderEncodingError, RateLimitedError) as exc:
+            return str(exc)
+        request_id = self._request_id()
+        frame = signed_ws_request(self._signer, request_id, "order.place", params, timestamp_ms=self._timestamp_ms())
+        armed = _Armed(command.client_order_id, command.symbol, request_id, params, frame, ticket)
+        self._reflex.arm(command.symbol, command.side is Side.BUY, trigger_price, instrument.price_scale, armed)
+        self._armed[command.client_order_id] = armed
+        self._reflex.set_next(command.symbol, self._next_update_id(command.symbol))
+        self.stats.armed += 1
+        if self._resign_task is None or self._resign_task.done():
+            self._resign_task = self._spawn(self._resign_armed(), "armed-resign")
+        return None
+
+    def disarm(self, client_order_id: str) -> bool:
+        """Withdraw an armed order. False when it is not armed here (it fired, or never was)."""
+        armed = self._armed.pop(client_order_id, None)
+        if armed is None or not self._reflex.disarm(armed):
+            return False
+        self._limiter.refund(armed.ticket)  # never sent: its charge is given back
+        return True
+
+    def armed_count(self) -> int:
+        return self._reflex.count
+
+    def _next_update_id(self, symbol: str) -> int:
+        """The update id the LIVE book of ``symbol`` expects next; 0 when it is not LIVE."""
+        syncer = self._session.syncer(symbol)
+        if syncer is None or syncer.live_book() is None:
+            return 0
+        return syncer.last_update_id + 1
+
+    def _fire(self, fired: tuple[object, ...], received_ns: int) -> None:
+        """Write the fired orders' frames (the hot path: nothing before the writes), then account
+        for them as for any order sent on the WebSocket API."""
+        api = self._api
+        sent: list[_Armed] = []
+        lost: list[_Armed] = []
+        for handle in fired:
+            armed: _Armed = handle  # type: ignore[assignment]
+            try:
+                api.send(armed.frame)  # type: ignore[union-attr]
+                sent.append(armed)
+            except (ConnectionLostError, AttributeError):
+                lost.append(armed)
+        latency = self._clock.monotonic_ns() - received_ns
+        sink = self._sink
+        for armed in sent:
+            del self._armed[armed.client_order_id]
+            self._pending[armed.request_id] = _Pending(
+                "place", armed.client_order_id, armed.symbol, self._deadline(), armed.ticket
+            )
+            self.stats.orders_sent_ws += 1
+            self.stats.armed_fired += 1
+            if sink is not None:
+                sink.on_armed_fired(self.name, armed.client_order_id, latency)
+            if failpoints.ARMED:
+                failpoints.hit("adapter.order_frame_written")
+        for armed in lost:
+            del self._armed[armed.client_order_id]
+            self._limiter.refund(armed.ticket)
+            self.stats.armed_failed += 1
+            if sink is not None:
+                sink.on_armed_failed(self.name, armed.client_order_id, "connection lost: the frame was not written")
+
+    async def _resign_armed(self) -> None:
+        """Every ``armed_resign_s``: a fresh ``timestamp`` and signature on every armed frame
+        (the request id, client order id and every other field stay), so one that goes out is
+        never older than that against the venue's ``recvWindow``."""
+        interval = self.config.armed_resign_s
+        while self._armed:
+            await asyncio.sleep(interval)
+            timestamp = self._timestamp_ms()
+            for armed in list(self._armed.values()):
+                armed.frame = signed_ws_request(
+                    self._signer, armed.request_id, "order.place", armed.params, timestamp_ms=timestamp
+                )
+
+    def _update_hold(self) -> None:
+        """Armed orders may fire only while an order could be sent: the WebSocket API and the
+        user stream up, and no 429 pause or 418 ban in force."""
+        self._reflex.paused = not self._api_live() or self._limiter.blocked_for_s > 0
+
+    def _on_limiter_blocked(self, seconds: float) -> None:
+        """A 429 or 418: hold armed orders until it ends (then look again: it may have grown)."""
+        self._reflex.paused = True
+        if self._unhold is not None:
+            self._unhold.cancel()
+        with contextlib.suppress(RuntimeError):  # no running loop (a synchronous test of the limiter)
+            self._unhold = asyncio.get_running_loop().call_later(seconds + 0.001, self._update_hold_or_wait)
+
+    def _update_hold_or_wait(self) -> None:
+        self._unhold = None
+        remaining = self._limiter.blocked_for_s
+        if remaining > 0:
+            self._on_limiter_blocked(remaining)
+            return
+        self._update_hold()
 
     def _replace_as_two(self, command: ReplaceOrder) -> None:
         self.cancel(CancelOrder(command.symbol, command.original_client_order_id))
