@@ -43,6 +43,7 @@ def write_paper_config(
     drift_policy: str = "alert",
     cancel_on_shutdown: str = "keep",
     half_spread_bps: str = "1",
+    armed_taker: bool = False,
 ) -> Path:
     """A ``mode: paper`` config against ``sim`` (JSON is YAML); keys in a 0600 file beside it."""
     keys = directory / "sim-key.json"
@@ -74,7 +75,12 @@ def write_paper_config(
             "kind": "market_maker", "instruments": [f"binance:{s}" for s in sorted(SYMBOLS)],
             "quote_size": "0.01", "half_spread_bps": half_spread_bps, "max_inventory": "0.5",
             "skew_bps_per_unit": "20",
-        }}],
+        }}] + ([{"name": "taker", "params": {
+            # Buys in armed IOC clips when an ask shows at or under the mid: orders sent by the
+            # depth frame itself (StrategyContext.arm), fills that race the market maker's.
+            "kind": "armed_taker", "instruments": ["binance:BTCUSDT"], "side": "buy", "total_qty": "1",
+            "clip_qty": "0.01", "edge_bps": 0, "rearm_bps": 5,
+        }}] if armed_taker else []),
         "metrics": {"listen": "127.0.0.1:0"},
         "admin": {"listen": "127.0.0.1:0"},
         "journal": {"path": str(directory / "state" / "journal.sqlite")},
@@ -278,7 +284,7 @@ def journal_intents(state_dir: Path) -> set[str]:
     journal = Journal(state_dir / "journal-shard-0")
     history = journal.open()
     journal.close()
-    intents = {r.key for r in history if r.kind == JournalKind.INTENT}
+    intents = {r.key for r in history if r.kind in (JournalKind.INTENT, JournalKind.ARMED_INTENT)}
     # A replace's record is keyed by the order it replaces; its body is the successor's intent.
     successor = msgspec.msgpack.Decoder(OrderIntentRecord)
     return intents | {successor.decode(r.body).client_order_id for r in history if r.kind == JournalKind.REPLACE_INTENT}

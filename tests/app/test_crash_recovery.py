@@ -1,9 +1,10 @@
 """Crash test: a paper session killed with SIGKILL across the order lifecycle recovers exactly.
 
 ``stanchion run --config <paper config>`` runs as a child process against the simulator in this
-process, its market maker quoting 1 bp around mid so it trades. The child is killed with SIGKILL
-at failpoints (``STANCHION_FAILPOINTS``: intent journaled before the frame is written, order frame
-just written, cancel journaled before it is sent, fill journaled before positions move, during
+process, its market maker quoting 1 bp around mid so it trades, and an armed taker buying clips
+that the depth frame itself sends (``StrategyContext.arm``). The child is killed with SIGKILL
+at failpoints (``STANCHION_FAILPOINTS``: intent journaled before the frame is written, an armed
+order journaled before its frame is signed, order frame just written, cancel journaled before it is sent, fill journaled before positions move, during
 reconciliation between the venue query and the compare — at start and periodic) and at random
 times, then restarted on the same state directory. After every restart:
 
@@ -53,6 +54,7 @@ FAILPOINT_KILLS: list[tuple[str, int]] = [
     ("oms.intent_journaled", 1), ("oms.intent_journaled", 4), ("oms.intent_journaled", 9),
     ("adapter.order_frame_written", 1), ("adapter.order_frame_written", 3), ("adapter.order_frame_written", 7),
     ("oms.replace_journaled", 1), ("oms.replace_journaled", 3),  # the market maker requotes by replace
+    ("oms.armed_journaled", 2), ("oms.armed_journaled", 5),  # the taker's clips: journaled, not yet signed
     ("kernel.fill_journaled", 1), ("kernel.fill_journaled", 2), ("kernel.fill_journaled", 4),
     ("runtime.reconcile_queried", 1), ("runtime.reconcile_queried", 2), ("runtime.reconcile_queried", 3),
 ]
@@ -184,7 +186,7 @@ async def _crash_run(tmp_path: Path, sim: BinanceSimServer, kill_points: list[tu
     duplicates = DuplicateCounter(sim)
     driver = MarketDriver(sim, steps_per_second=50)
     driver_task = asyncio.create_task(driver.run())
-    config = write_paper_config(tmp_path, sim, reconcile_interval_s=1.0)
+    config = write_paper_config(tmp_path, sim, reconcile_interval_s=1.0, armed_taker=True)
     state = tmp_path / "state"
     start = balances(sim)
     report = CrashReport()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stanchion.app.wiring import risk_limits, shard_from_environment, shard_symbols, strategies
 from stanchion.config import load_config
 from stanchion.core.errors import ConfigError
+from stanchion.engine.strategies.armed_taker import ArmedTaker, ArmedTakerParams
 from stanchion.engine.strategies.market_maker import MarketMaker
 from stanchion.model.instrument import Instrument
+from stanchion.model.orders import Side
 from tests.conftest import REPO_ROOT
 
 S8 = 10**8
@@ -53,3 +57,22 @@ def test_strategies_built_for_owned_instruments_only() -> None:
     assert isinstance(mm, MarketMaker) and mm.params.quote_size == S8 // 100 and mm.params.half_spread_bps == 5
     only_eth = {k: v for k, v in _instruments().items() if k == "binance:ETHUSDT"}
     assert strategies(config, only_eth) == []
+
+
+def test_an_armed_taker_from_the_config(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "examples" / "paper.yaml").read_text()
+    text = text.replace("strategies:\n", (
+        "strategies:\n"
+        "  - name: dip-buyer\n"
+        "    params: {kind: armed_taker, instruments: [\"binance:BTCUSDT\"], side: buy, total_qty: \"0.5\",\n"
+        "             clip_qty: \"0.01\", edge_bps: 3, rearm_bps: 4}\n"
+    ), 1)
+    path = tmp_path / "paper.yaml"
+    path.write_text(text)
+    built = strategies(load_config(path).config, _instruments())
+    [taker] = [s for s in built if isinstance(s, ArmedTaker)]
+    assert taker.name == "dip-buyer" and taker.params == ArmedTakerParams(
+        "binance:BTCUSDT", Side.BUY, S8 // 2, S8 // 100, edge_bps=3, rearm_bps=4)
+    path.write_text(text.replace("edge_bps: 3", "edge_bps: 3000"))
+    with pytest.raises(ConfigError, match=r"strategies\.0\.params\.edge_bps"):
+        load_config(path)

@@ -11,6 +11,7 @@ import os
 import re
 from decimal import Decimal
 
+from stanchion.config.model import ArmedTakerParams as ArmedTakerConfig
 from stanchion.config.model import LossAction as ConfigLossAction
 from stanchion.config.model import MarketMakerParams as MarketMakerConfig
 from stanchion.config.model import StanchionConfig
@@ -18,6 +19,7 @@ from stanchion.config.model import TwapParams as TwapConfig
 from stanchion.core.errors import ConfigError
 from stanchion.engine.kernel import Strategy
 from stanchion.engine.risk.limits import ExposureRiskLimits, InstrumentRiskLimits, LossAction, RiskLimits
+from stanchion.engine.strategies.armed_taker import ArmedTaker, ArmedTakerParams
 from stanchion.engine.strategies.market_maker import MarketMaker, MarketMakerParams
 from stanchion.engine.strategies.twap import Twap, TwapParams
 from stanchion.model.instrument import Instrument
@@ -126,6 +128,21 @@ def strategies(config: StanchionConfig, instruments: dict[str, Instrument]) -> l
                         total_qty=_units(params.total_qty, instrument.qty_scale),
                         duration_ns=int(params.duration_s * 1_000_000_000),
                         slices=params.slices,
+                    ),
+                )
+            )
+        elif isinstance(params, ArmedTakerConfig):
+            instrument = instruments[keys[0]]
+            built.append(
+                ArmedTaker(
+                    entry.name,
+                    ArmedTakerParams(
+                        key=keys[0],
+                        side=Side.BUY if params.side == "buy" else Side.SELL,
+                        total_qty=_units(params.total_qty, instrument.qty_scale),
+                        clip_qty=_units(params.clip_qty, instrument.qty_scale),
+                        edge_bps=params.edge_bps,
+                        rearm_bps=params.rearm_bps,
                     ),
                 )
             )

@@ -69,13 +69,16 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(root)"
 
 
+_STRATEGY_KINDS = frozenset({"market_maker", "twap", "armed_taker"})
+
+
 def _validation_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_input=False, include_url=False):
         loc = tuple(
             part
             for part in item["loc"]
-            if not (isinstance(part, str) and part in {"market_maker", "twap"} and item["loc"][-1] != part)
+            if not (isinstance(part, str) and part in _STRATEGY_KINDS and item["loc"][-1] != part)
         )
         message = item["msg"]
         if item["type"] == "extra_forbidden":

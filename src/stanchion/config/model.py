@@ -333,9 +333,24 @@ class TwapParams(_Frozen):
     slices: PositiveInt
 
 
+class ArmedTakerParams(_Frozen):
+    """A taker whose clips wait, armed, for the book to reach their price (see
+    ``stanchion.engine.strategies.armed_taker``)."""
+
+    kind: Literal["armed_taker"]
+    instruments: Annotated[tuple[str, ...], Field(min_length=1, max_length=1)]
+    side: Literal["buy", "sell"]
+    total_qty: PositiveDecimal
+    clip_qty: PositiveDecimal
+    edge_bps: Annotated[int, Field(ge=-1000, le=1000, strict=True)] = 0
+    """A buy is armed this far under the mid (a sell over it); negative: sent at once."""
+    rearm_bps: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 2
+    """Re-armed when the mid has moved its price by more than this."""
+
+
 class StrategyConfig(_Frozen):
     name: Name
-    params: Annotated[MarketMakerParams | TwapParams, Field(discriminator="kind")]
+    params: Annotated[MarketMakerParams | TwapParams | ArmedTakerParams, Field(discriminator="kind")]
 
 
 class LoggingConfig(_Frozen):
