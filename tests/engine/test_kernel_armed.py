@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
+from stanchion.app.main import EngineEvents, LatencySamples, MeteredKernel
 from stanchion.core.clock import TestClock
 from stanchion.core.ids import ClientOrderIdFactory
 from stanchion.engine.kernel import Kernel, Strategy, StrategyContext
@@ -15,6 +18,7 @@ from stanchion.engine.risk.gate import KillSwitchCause, KillSwitchState, RiskDec
 from stanchion.engine.strategies.armed_taker import ArmedTaker, ArmedTakerParams
 from stanchion.model.commands import SubmitOrder
 from stanchion.model.orders import OrderStatus, Side, TimeInForce
+from stanchion.observability.metrics import StanchionMetrics
 from tests.engine.test_kernel import INSTRUMENT, KEY, S8, RecordingGateway, _book, _limits, _report
 
 
@@ -290,3 +294,29 @@ def test_the_armed_taker_follows_the_mid_and_stops_when_done() -> None:
     kernel.on_execution_report("binance", _report(command, OrderStatus.FILLED, command.qty, command.qty, 2))
     kernel.on_book(KEY, _book())
     assert taker.done and gateway.armed == {}
+
+
+def test_metrics_count_a_fired_order_once_as_submitted_and_a_disarm_as_no_cancel() -> None:
+    registry = CollectorRegistry()
+    events = EngineEvents(StanchionMetrics(registry, TestClock(), process_metrics=False), LatencySamples())
+    kernel = MeteredKernel(TestClock(), RiskGate(_limits()), listener=events)
+    gateway = ArmingGateway()
+    kernel.add_venue("binance", OrderManager("binance", "main", ClientOrderIdFactory("S", 0, 1), lambda *a: 0),
+                     gateway)
+    kernel.add_instrument(INSTRUMENT, "main")
+    strategy = Quiet()
+    kernel.add_strategy(strategy)
+    kernel.start_trading()
+    kernel.on_book(KEY, _book())
+    ctx = kernel.context(strategy)
+    fired, withdrawn = ctx.arm(KEY, Side.BUY, S8 // 10, 59_990 * S8), ctx.arm(KEY, Side.SELL, S8 // 10, 60_010 * S8)
+    assert isinstance(fired, str) and isinstance(withdrawn, str)
+    gateway.armed.pop(fired)
+    kernel.on_armed_fired("binance", fired, 5_000)
+    assert ctx.disarm(withdrawn)
+    labels = {"exchange": "binance", "symbol": "BTCUSDT"}
+    assert kernel.submitted == {KEY: 1}  # brought into trading_orders_total{status="submitted"} at scrape
+    assert registry.get_sample_value("trading_orders_total", {**labels, "status": "submitted"}) in (None, 0.0)
+    assert registry.get_sample_value("trading_orders_total", {**labels, "status": "canceled"}) in (None, 0.0)
+    assert registry.get_sample_value("trading_cancels_total", labels) in (None, 0.0)
+    assert events.latency.count == 1 and (fired, OrderStatus.SUBMITTING) in strategy.updates

@@ -194,6 +194,12 @@ class EngineEvents:
 
     def on_order_update(self, update: OrderUpdate) -> None:
         order = update.order
+        if update.previous is OrderStatus.ARMED:
+            # Withdrawn before it fired: it never reached the venue, so it is no cancel (the
+            # kernel sends no update when one fires: it is counted as submitted, as any order).
+            if self.runtime is not None:
+                self.runtime.notify_order_update()
+            return
         status = _ORDER_STATUS_METRIC.get(update.status)
         if status is not None and status != "rejected":
             self.symbol(order.venue, order.symbol).order(status)

@@ -511,7 +511,12 @@ class Kernel:
         if self._listener is not None:
             self._listener.on_tick_to_order(venue, order.symbol, latency_ns)
         self._order_sent(f"{venue}:{order.symbol}")
-        self._order_update(OrderUpdate(order, OrderStatus.ARMED, order.status))
+        # Like any order sent, no update for the observers (the submit is counted above); the
+        # strategy learns that its armed order left.
+        strategy = self._order_strategy.get(client_order_id)
+        if strategy is not None:
+            update = OrderUpdate(order, OrderStatus.ARMED, order.status)
+            self._guard(strategy, lambda s: s.on_order(self._contexts[s.name], update))
 
     def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:
         """An armed order's condition showed but its frame was not written: it never left."""
