@@ -26,6 +26,8 @@ from tests.engine.test_kernel import INSTRUMENT, KEY, S8, RecordingGateway, _boo
 class ArmingGateway(RecordingGateway):
     armed: dict[str, tuple[SubmitOrder, int]] = field(default_factory=dict)
     refuse: str | None = None
+    held: bool = False
+    fired_late: list[str] = field(default_factory=list)
 
     def arm(self, command: SubmitOrder, trigger_price: int) -> str | None:
         if self.refuse is not None:
@@ -35,6 +37,12 @@ class ArmingGateway(RecordingGateway):
 
     def disarm(self, client_order_id: str) -> bool:
         return self.armed.pop(client_order_id, None) is not None
+
+    def fire_armed(self, client_order_id: str) -> bool:
+        if self.held or self.armed.pop(client_order_id, None) is None:
+            return False
+        self.fired_late.append(client_order_id)
+        return True
 
 
 class Listener:
@@ -284,12 +292,12 @@ def test_the_armed_taker_follows_the_mid_and_stops_when_done() -> None:
     kernel, gateway, taker = _taker_kernel(ArmedTakerParams(KEY, Side.SELL, S8 // 100, S8 // 100, rearm_bps=2))
     kernel.on_book(KEY, _book())
     [first] = gateway.armed
-    kernel.on_book(KEY, _book(60_030 * S8, 60_031 * S8))  # mid up 5 bps: disarmed, armed again
+    kernel.on_book(KEY, _book(59_970 * S8, 59_971 * S8))  # mid down 5 bps: disarmed, armed again
     [second] = gateway.armed
     assert second != first and taker.rearmed == 1
     assert kernel.oms["binance"].get(first).status is OrderStatus.CANCELED  # type: ignore[union-attr]
     command, trigger = gateway.armed.pop(second)
-    assert command.side is Side.SELL and trigger == 60_030_50 * S8 // 100
+    assert command.side is Side.SELL and trigger == 59_970_50 * S8 // 100
     kernel.on_armed_fired("binance", second, 1_000)
     kernel.on_execution_report("binance", _report(command, OrderStatus.FILLED, command.qty, command.qty, 2))
     kernel.on_book(KEY, _book())
@@ -320,3 +328,18 @@ def test_metrics_count_a_fired_order_once_as_submitted_and_a_disarm_as_no_cancel
     assert registry.get_sample_value("trading_orders_total", {**labels, "status": "canceled"}) in (None, 0.0)
     assert registry.get_sample_value("trading_cancels_total", labels) in (None, 0.0)
     assert events.latency.count == 1 and (fired, OrderStatus.SUBMITTING) in strategy.updates
+
+
+def test_a_condition_the_book_shows_without_a_frame_firing_it_sends_the_order_once_it_can() -> None:
+    kernel, gateway, ctx, listener, _journal = _armed_kernel()
+    cid = ctx.arm(KEY, Side.BUY, S8 // 10, 59_995 * S8)
+    assert isinstance(cid, str)
+    gateway.held = True  # orders are held (the link is down): the frame that brought the ask fired nothing
+    kernel.on_book(KEY, _book(59_990 * S8, 59_994 * S8))
+    assert gateway.fired_late == [] and cid in gateway.armed
+    gateway.held = False
+    kernel.on_book(KEY, _book(59_990 * S8, 59_994 * S8))  # the next book: it goes now
+    assert gateway.fired_late == [cid]
+    kernel.on_armed_fired("binance", cid, None)
+    assert kernel.oms["binance"].get(cid).status is OrderStatus.SUBMITTING  # type: ignore[union-attr]
+    assert listener.tick_to_order == []  # no frame fired it: no tick-to-order sample

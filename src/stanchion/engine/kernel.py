@@ -64,6 +64,9 @@ class ArmingGateway(ExecutionGateway, Protocol):
     def disarm(self, client_order_id: str) -> bool:
         """True when withdrawn before it fired."""
 
+    def fire_armed(self, client_order_id: str) -> bool:
+        """Send it now (the book shows its condition although no frame fired it); True if sent."""
+
 
 class EngineListener(Protocol):
     """Observers of engine events (metrics, audit, the terminal view). All optional."""
@@ -267,7 +270,8 @@ class Kernel:
         self._unknown_query_interval_ns = unknown_query_interval_ns
         self._order_strategy: dict[str, Strategy] = {}
         self._sent_mono: dict[str, int] = {}
-        self._armed: dict[str, OrderIntent] = {}  # armed orders (client id → what the gate checked)
+        # Armed orders: client id → (what the gate checked, the trigger price).
+        self._armed: dict[str, tuple[OrderIntent, int]] = {}
         self._tick_received_ns: int | None = None
         self.trading_enabled = False
         self.stats = KernelStatistics()
@@ -472,7 +476,7 @@ class Kernel:
             oms.disarmed(cid, f"not armed: {refused}")
             return RiskDecision(False, None, f"not armed: {refused}")
         self._order_strategy[cid] = strategy
-        self._armed[cid] = intent
+        self._armed[cid] = (intent, trigger)
         self.stats.armed += 1
         return cid
 
@@ -498,8 +502,9 @@ class Kernel:
     def disarm_all(self, reason: str) -> int:
         return sum(self.disarm(cid, reason) for cid in list(self._armed))
 
-    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int) -> None:
-        """The gateway wrote an armed order's frame, ``latency_ns`` after its depth frame came."""
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int | None) -> None:
+        """The gateway wrote an armed order's frame, ``latency_ns`` after the depth frame that
+        fired it came (None: sent by :meth:`_recheck_armed`, no frame fired it)."""
         self._armed.pop(client_order_id, None)
         oms = self.oms.get(venue)
         order = oms.fired(client_order_id, self.clock.time_ns()) if oms is not None else None
@@ -508,7 +513,7 @@ class Kernel:
         self._sent_mono[client_order_id] = self.clock.monotonic_ns()
         self.stats.orders_sent += 1
         self.stats.armed_fired += 1
-        if self._listener is not None:
+        if self._listener is not None and latency_ns is not None:
             self._listener.on_tick_to_order(venue, order.symbol, latency_ns)
         self._order_sent(f"{venue}:{order.symbol}")
         # Like any order sent, no update for the observers (the submit is counted above); the
@@ -528,11 +533,18 @@ class Kernel:
             self._order_update(update)
 
     def _recheck_armed(self, runtime: InstrumentRuntime) -> None:
-        """After a book update: an armed order of this instrument whose price has left the
-        price band around the new mid is withdrawn (the gate's own band check, counted)."""
+        """After a book update, each armed order of this instrument:
+
+        * whose price has left the price band around the new mid is withdrawn (the gate's own
+          band check, counted as its denial);
+        * whose condition the book shows although no frame fired it — the diff that brought it
+          came while orders could not be sent (the link down, a 429), or a snapshot did after a
+          resync — is sent now by the gateway (``fire_armed``), if it can send now.
+        """
         mid = runtime.mid
         instrument = runtime.instrument
-        for cid, intent in list(self._armed.items()):
+        book = runtime.book
+        for cid, (intent, trigger) in list(self._armed.items()):
             if intent.venue != instrument.venue or intent.symbol != instrument.symbol:
                 continue
             decision = self.risk.check_band(intent, mid)
@@ -541,6 +553,14 @@ class Kernel:
                 if self._listener is not None:
                     self._listener.on_risk_denied(intent, decision)
                 self.disarm(cid, f"{decision.reason.value if decision.reason else 'risk'}: {decision.detail}")
+                continue
+            if book is None:
+                continue
+            touch = book.best_ask_price() if intent.is_buy else book.best_bid_price()
+            if touch is not None and (touch <= trigger if intent.is_buy else touch >= trigger):
+                fire = getattr(self.gateways[intent.venue], "fire_armed", None)
+                if fire is not None:
+                    fire(cid)  # reports back through on_armed_fired, or keeps it armed
 
     def _order_sent(self, key: str) -> None:
         """An order of ``key`` was sent (placed alone or as a replace's successor): a hook for

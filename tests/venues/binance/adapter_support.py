@@ -29,7 +29,7 @@ class Sink:
     unknown: list[tuple[str, str]] = field(default_factory=list)
     cancel_rejected: list[tuple[str, str]] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
-    armed_fired: list[tuple[str, int]] = field(default_factory=list)
+    armed_fired: list[tuple[str, int | None]] = field(default_factory=list)
     armed_failed: list[tuple[str, str]] = field(default_factory=list)
 
     def on_book(self, key: str, book: L2Book, received_ns: int | None = None) -> None:
@@ -54,7 +54,7 @@ class Sink:
     def on_query_not_found(self, venue: str, client_order_id: str) -> None:
         self.not_found.append(client_order_id)
 
-    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int) -> None:
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int | None) -> None:
         self.armed_fired.append((client_order_id, latency_ns))
 
     def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:

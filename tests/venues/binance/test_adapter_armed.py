@@ -212,3 +212,22 @@ def test_a_combined_stream_endpoint_cannot_carry_armed_orders() -> None:
     )
     refused = adapter.arm(_buy("t9arm000000000000000b", 10**6, 60_000 * 10**8), 60_000 * 10**8)
     assert refused is not None and "/stream" in refused and adapter.armed_count() == 0
+
+
+async def test_fire_armed_sends_now_unless_orders_are_held(sim: BinanceSimServer) -> None:
+    adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=2.0)
+    async with started(adapter) as sink:
+        await until(adapter._api_live)
+        _bid, ask, _qty = _touch(adapter)
+        instrument = adapter._instruments["BTCUSDT"]
+        low = (ask // 2) // instrument.tick * instrument.tick
+        qty = (instrument.min_notional // low // instrument.step + 2) * instrument.step
+        assert adapter.arm(_buy("t9arm000000000000000c", qty, low), low) is None
+        adapter._reflex.paused = True
+        assert adapter.fire_armed("t9arm000000000000000c") is False and adapter.armed_count() == 1
+        adapter._update_hold()
+        assert adapter.fire_armed("t9arm000000000000000c") is True
+        assert sink.armed_fired == [("t9arm000000000000000c", None)]  # no frame fired it: no latency
+        assert adapter.fire_armed("t9arm000000000000000c") is False  # once
+        await until(lambda: OrderStatus.EXPIRED in sink.statuses("t9arm000000000000000c") or bool(sink.rejected))
+        assert sink.rejected == [] and len(_orders(sim)["t9arm000000000000000c"]) == 1

@@ -151,8 +151,9 @@ class EngineSink(Protocol):
 
     def on_query_not_found(self, venue: str, client_order_id: str) -> None: ...
 
-    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int) -> None:
-        """An armed order's frame was written, ``latency_ns`` after its depth frame arrived."""
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int | None) -> None:
+        """An armed order's frame was written, ``latency_ns`` after the depth frame that fired it
+        arrived (None when sent by ``fire_armed``)."""
 
     def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:
         """An armed order's condition showed but its frame could not be written (it never left)."""
@@ -1389,6 +1390,16 @@ class BinanceAdapter:
         self._limiter.refund(armed.ticket)  # never sent: its charge is given back
         return True
 
+    def fire_armed(self, client_order_id: str) -> bool:
+        """Send an armed order now (its condition shows in the book although no frame fired it:
+        the frame came while orders were held, or a snapshot brought it). False when it is not
+        armed here or orders are held now (it stays armed)."""
+        armed = self._armed.get(client_order_id)
+        if armed is None or self._reflex.paused or not self._reflex.disarm(armed):
+            return False
+        self._fire((armed,), None)
+        return True
+
     def armed_count(self) -> int:
         return self._reflex.count
 
@@ -1399,7 +1410,7 @@ class BinanceAdapter:
             return 0
         return syncer.last_update_id + 1
 
-    def _fire(self, fired: tuple[object, ...], received_ns: int) -> None:
+    def _fire(self, fired: tuple[object, ...], received_ns: int | None) -> None:
         """Write the fired orders' frames (the hot path: nothing before the writes), then account
         for them as for any order sent on the WebSocket API."""
         api = self._api
@@ -1412,7 +1423,7 @@ class BinanceAdapter:
                 sent.append(armed)
             except (ConnectionLostError, AttributeError):
                 lost.append(armed)
-        latency = self._clock.monotonic_ns() - received_ns
+        latency = None if received_ns is None else self._clock.monotonic_ns() - received_ns
         sink = self._sink
         for armed in sent:
             del self._armed[armed.client_order_id]
