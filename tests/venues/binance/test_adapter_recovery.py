@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from stanchion.model.commands import CancelOrder, SubmitOrder
 from stanchion.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from stanchion.sim.binance import BinanceSimServer, SimServerConfig
+from stanchion.sim.binance.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stanchion.sim.binance.faults import Fault
+from stanchion.venues.binance.adapter import BinanceAdapter, BinanceAdapterConfig, _Pending
+from stanchion.venues.binance.auth import HmacSigner
 from tests.venues.binance.adapter_support import Query, Sink, make_adapter, until
 
 
@@ -76,3 +80,33 @@ async def test_a_burst_of_minus_1021_refreshes_the_clock_once_and_repeated_queri
         assert adapter.stats.clock_resyncs == 1
     finally:
         await adapter.stop()
+
+
+async def test_the_timeout_sweep_outlives_an_engine_callback_that_raises() -> None:
+    """One request's timeout handling failing must not stop every later request from ever
+    timing out (its order would stay SUBMITTING or CANCEL_PENDING for good)."""
+    adapter = BinanceAdapter(
+        BinanceAdapterConfig(name="binance", rest_url="http://127.0.0.1:1", ws_stream_url="ws://127.0.0.1:1/ws",
+                             ws_api_url="ws://127.0.0.1:1/ws-api/v3", symbols=("BTCUSDT",)),
+        HmacSigner(DEFAULT_API_KEY, DEFAULT_API_SECRET),
+    )
+
+    class Raising(Sink):
+        def on_cancel_rejected(self, venue: str, client_order_id: str, reason: str) -> None:
+            if client_order_id == "first":
+                raise RuntimeError("a bug downstream")
+            super().on_cancel_rejected(venue, client_order_id, reason)
+
+    sink = Raising()
+    adapter._sink = sink
+    adapter._pending[1] = _Pending("cancel", "first", "BTCUSDT", 0)
+    adapter._pending[2] = _Pending("cancel", "second", "BTCUSDT", 0)
+    sweep = asyncio.create_task(adapter._sweep_timeouts())
+    try:
+        await until(lambda: adapter._pending == {} and bool(sink.cancel_rejected), 5.0)
+        assert [cid for cid, _ in sink.cancel_rejected] == ["second"]
+        adapter._pending[3] = _Pending("cancel", "third", "BTCUSDT", 0)  # the sweep still runs
+        await until(lambda: len(sink.cancel_rejected) == 2, 5.0)
+    finally:
+        adapter._stop.set()
+        await sweep

@@ -930,13 +930,20 @@ class BinanceAdapter:
             now = self._clock.monotonic_ns()
             expired = [rid for rid, p in self._pending.items() if p.deadline_ns <= now]
             for rid in expired:
-                request = self._pending.pop(rid)
-                self._settle(request)
-                if request.kind == "subscribe":
-                    _log.warning("user_stream_subscribe_timeout venue=%s", self.name)
-                    self._resubscribe_user_stream()
-                else:
-                    self._request_outcome_unknown(request, f"no answer within {self.config.request_timeout_s} s")
+                request = self._pending.pop(rid, None)
+                if request is None:
+                    continue  # answered or failed by a callback of an earlier one in this sweep
+                try:
+                    self._settle(request)
+                    if request.kind == "subscribe":
+                        _log.warning("user_stream_subscribe_timeout venue=%s", self.name)
+                        self._resubscribe_user_stream()
+                    else:
+                        self._request_outcome_unknown(request, f"no answer within {self.config.request_timeout_s} s")
+                except Exception as exc:  # noqa: BLE001 - the sweep must outlive one bad callback
+                    # Without the sweep no later request would ever time out (CANCEL_PENDING forever).
+                    _log.error("request_timeout_handling_failed venue=%s kind=%s error=%s", self.name,
+                               request.kind, f"{type(exc).__name__}: {exc}")
 
     def _resubscribe_user_stream(self) -> None:
         api = self._api
