@@ -151,6 +151,9 @@ class Counts:
     risk_denied: int = 0
     cancels: int = 0
     replaces: int = 0
+    armed: int = 0
+    armed_refused: int = 0
+    disarms: int = 0
     probes: int = 0
     probe_retries: int = 0
     rounds: int = 0
@@ -229,6 +232,13 @@ class CheckedSink:
 
     def on_query_not_found(self, venue: str, client_order_id: str) -> None:
         self._h.kernel.on_query_not_found(venue, client_order_id)
+
+    def on_armed_fired(self, venue: str, client_order_id: str, latency_ns: int | None) -> None:
+        self._h.submits[client_order_id] += 1  # its order.place frame was written
+        self._h.kernel.on_armed_fired(venue, client_order_id, latency_ns)
+
+    def on_armed_failed(self, venue: str, client_order_id: str, reason: str) -> None:
+        self._h.kernel.on_armed_failed(venue, client_order_id, reason)
 
 
 class Events(AdapterEvents):
@@ -388,6 +398,30 @@ class ChaosHarness:
         qty = self._min_qty(symbol, price) * self.rng.randint(1, 4)
         return self._submitted(self.ctx.submit(key, side, qty, price, OrderType.LIMIT, tif))
 
+    def _armed(self, symbol: str) -> str | None:
+        """An armed IOC: mostly one tick inside the opposite touch (it fires when that touch
+        improves), sometimes 3 % away (it waits, and is canceled — disarmed — later)."""
+        key = f"{VENUE}:{symbol}"
+        book = self.ctx.book(key)
+        if book is None:
+            return None
+        tick = self.adapter._instruments[symbol].tick
+        bid, ask = book.best_bid_price(), book.best_ask_price()
+        if bid is None or ask is None:
+            return None
+        side = Side.SELL if self.ctx.position(key) > 0 else Side.BUY
+        near = self.rng.random() < 0.7
+        if side is Side.BUY:
+            price = ask - tick if near else (bid * 97 // 100) // tick * tick
+        else:
+            price = bid + tick if near else (ask * 103 // 100) // tick * tick
+        result = self.ctx.arm(key, side, self._min_qty(symbol, price), price)
+        if isinstance(result, str):
+            self.counts.armed += 1
+            return result
+        self.counts.armed_refused += 1  # the gate, or no live WebSocket API to arm on
+        return None
+
     def _submitted(self, result: object) -> str | None:
         if isinstance(result, str):
             self.counts.orders_submitted += 1
@@ -404,24 +438,31 @@ class ChaosHarness:
 
     async def _traffic(self) -> None:
         """Orders while the faults fire: resting orders far from the touch, marketable ones that
-        fill (IOC or GTC), and cancels or replaces (``order.cancelReplace``) of whatever has been
-        open for a while."""
+        fill (IOC or GTC), armed ones (sent by a depth frame), and cancels or replaces
+        (``order.cancelReplace``) of whatever has been open or armed for a while."""
         born: dict[str, float] = {}
         while not self._stop.is_set():
             await self._traffic_on.wait()
             now = time.monotonic()
             for symbol in SYMBOLS:
                 roll = self.rng.random()
+                if roll >= 0.34:
+                    continue  # ~7 orders/s in all: under the venue's 100 orders / 10 s
                 if roll >= 0.3:
-                    continue  # ~6 orders/s in all: under the venue's 100 orders / 10 s
-                cid = self._aggressive(symbol) if roll < 0.12 else self._passive(
-                    symbol, Side.BUY if roll < 0.21 else Side.SELL)
+                    cid = self._armed(symbol)
+                else:
+                    cid = self._aggressive(symbol) if roll < 0.12 else self._passive(
+                        symbol, Side.BUY if roll < 0.21 else Side.SELL)
                 if cid is not None:
                     born[cid] = now
             for cid, t in list(born.items()):
                 order = self.oms.get(cid)
                 if order is None or not order.is_open:
                     born.pop(cid)
+                elif now - t > 1.0 and order.status is OrderStatus.ARMED:
+                    born.pop(cid)
+                    self.ctx.cancel(cid)  # withdrawn (disarmed) unless it fired meanwhile
+                    self.counts.disarms += 1
                 elif now - t > 0.3 and order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
                     born.pop(cid)
                     if order.price is not None and self.rng.random() < 0.5:
@@ -590,6 +631,8 @@ class ChaosHarness:
                 if venue is not None and venue.status not in ("REJECTED", "EXPIRED"):
                     out.append(f"{order.client_order_id}: OMS REJECTED, venue {venue.status}")
                 continue
+            if venue is None and order.status is OrderStatus.CANCELED and order.sent_ns is None:
+                continue  # armed, then withdrawn before it fired: it never left
             if venue is None:
                 out.append(f"{order.client_order_id}: OMS {order.status.value}, unknown to the venue")
             elif venue.status != order.status.value or venue.executed_qty != order.filled_qty:
@@ -667,6 +710,8 @@ class ChaosHarness:
             "book_checks": dict(self.counts.book_checks),
             "orders_submitted": self.counts.orders_submitted,
             "replaces": {"requested": self.counts.replaces, "one_request": stats.replaces_sent},
+            "armed": {"armed": self.counts.armed, "refused": self.counts.armed_refused, "fired": stats.armed_fired,
+                      "fire_failed": stats.armed_failed, "disarm_requests": self.counts.disarms},
             "orders_at_venue": len(truth.orders),
             "risk_denied": self.counts.risk_denied,
             "outcome_unknown": stats.outcome_unknown,

@@ -22,6 +22,7 @@ async def _run(profile: Profile) -> None:
         print("violation:", text)
     assert summary["faults"] >= 300
     assert set(summary["faults_by_kind"]) == set(KINDS)  # type: ignore[arg-type]
+    assert summary["armed"]["armed"] > 0  # type: ignore[index]  # armed orders ran through the faults too
     assert harness.violations == []
 
 
