@@ -79,7 +79,7 @@ def write_paper_config(
             # Buys in armed IOC clips when an ask shows at or under the mid: orders sent by the
             # depth frame itself (StrategyContext.arm), fills that race the market maker's.
             "kind": "armed_taker", "instruments": ["binance:BTCUSDT"], "side": "buy", "total_qty": "1",
-            "clip_qty": "0.01", "edge_bps": 0, "rearm_bps": 5,
+            "clip_qty": "0.01", "edge_bps": 0, "rearm_bps": 2,
         }}] if armed_taker else []),
         "metrics": {"listen": "127.0.0.1:0"},
         "admin": {"listen": "127.0.0.1:0"},

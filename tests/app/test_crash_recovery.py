@@ -54,7 +54,7 @@ FAILPOINT_KILLS: list[tuple[str, int]] = [
     ("oms.intent_journaled", 1), ("oms.intent_journaled", 4), ("oms.intent_journaled", 9),
     ("adapter.order_frame_written", 1), ("adapter.order_frame_written", 3), ("adapter.order_frame_written", 7),
     ("oms.replace_journaled", 1), ("oms.replace_journaled", 3),  # the market maker requotes by replace
-    ("oms.armed_journaled", 2), ("oms.armed_journaled", 5),  # the taker's clips: journaled, not yet signed
+    ("oms.armed_journaled", 1), ("oms.armed_journaled", 3),  # the taker's clips: journaled, not yet signed
     ("kernel.fill_journaled", 1), ("kernel.fill_journaled", 2), ("kernel.fill_journaled", 4),
     ("runtime.reconcile_queried", 1), ("runtime.reconcile_queried", 2), ("runtime.reconcile_queried", 3),
 ]

@@ -47,6 +47,14 @@ def _touch(adapter: BinanceAdapter) -> tuple[int, int, int]:
     return bid, ask, (instrument.min_notional // ask // instrument.step + 2) * instrument.step
 
 
+def _low(adapter: BinanceAdapter, ask: int) -> tuple[int, int]:
+    """A buy price half the ask (on the tick grid: nothing will offer that low) and a quantity
+    that passes the notional filter there."""
+    instrument = adapter._instruments["BTCUSDT"]
+    price = (ask // 2) // instrument.tick * instrument.tick
+    return price, (instrument.min_notional // price // instrument.step + 2) * instrument.step
+
+
 def _buy(cid: str, qty: int, price: int) -> SubmitOrder:
     return SubmitOrder("BTCUSDT", cid, Side.BUY, OrderType.LIMIT, qty, price, TimeInForce.IOC)
 
@@ -95,9 +103,10 @@ async def test_disarmed_orders_never_leave_and_give_their_rate_limit_charge_back
     adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=2.0)
     async with started(adapter):
         await until(adapter._api_live)
-        _bid, ask, qty = _touch(adapter)
+        _bid, ask, _qty = _touch(adapter)
         before = adapter.rate_limiter.statistics()
-        assert adapter.arm(_buy("t9arm0000000000000003", qty, ask // 2), ask // 2) is None
+        low, qty = _low(adapter, ask)
+        assert adapter.arm(_buy("t9arm0000000000000003", qty, low), low) is None
         charged = adapter.rate_limiter.statistics()
         assert charged != before
         assert adapter.disarm("t9arm0000000000000003")
@@ -125,8 +134,9 @@ async def test_armed_orders_are_held_while_the_websocket_api_is_down(sim: Binanc
     adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=2.0)
     async with started(adapter) as sink:
         await until(adapter._api_live)
-        _bid, ask, qty = _touch(adapter)
-        assert adapter.arm(_buy("t9arm0000000000000007", qty, ask // 2), ask // 2) is None
+        _bid, ask, _qty = _touch(adapter)
+        low, qty = _low(adapter, ask)
+        assert adapter.arm(_buy("t9arm0000000000000007", qty, low), low) is None
         assert adapter._api is not None
         adapter._on_api_state(ConnectionState.DISCONNECTED)  # what the transport reports on a drop
         assert adapter._reflex.paused
@@ -134,7 +144,7 @@ async def test_armed_orders_are_held_while_the_websocket_api_is_down(sim: Binanc
         assert syncer is not None
         u = syncer.last_update_id + 1
         crossing = (f'{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{u},"u":{u},"b":[],'
-                    f'"a":[["{ask // 2 / 10**8:.8f}","1.00000000"]]}}').encode()
+                    f'"a":[["{low // 10**8}.{low % 10**8:08d}","1.00000000"]]}}').encode()
         assert adapter._reflex.match(crossing) is None  # held: nothing fires
         assert sink.armed_fired == [] and adapter.armed_count() == 1
         assert adapter.disarm("t9arm0000000000000007")
@@ -144,8 +154,9 @@ async def test_armed_orders_are_held_during_a_429_pause_and_released_after_it(si
     adapter = make_adapter(sim, symbols=("BTCUSDT",), request_timeout_s=2.0)
     async with started(adapter):
         await until(adapter._api_live)
-        _bid, ask, qty = _touch(adapter)
-        assert adapter.arm(_buy("t9arm000000000000000a", qty, ask // 2), ask // 2) is None
+        _bid, ask, _qty = _touch(adapter)
+        low, qty = _low(adapter, ask)
+        assert adapter.arm(_buy("t9arm000000000000000a", qty, low), low) is None
         assert not adapter._reflex.paused
         adapter.rate_limiter.on_rate_limited(429, 0.3)  # what a 429's Retry-After does
         assert adapter._reflex.paused
