@@ -635,9 +635,8 @@ class Kernel:
             self._tick_received_ns = None  # measure the first order of a tick only
 
     def cancel(self, client_order_id: str) -> RiskDecision | None:
-        if client_order_id in self._armed:  # never sent: withdrawn, no request
-            self.disarm(client_order_id, "canceled before it fired")
-            return None
+        if client_order_id in self._armed and self.disarm(client_order_id, "canceled before it fired"):
+            return None  # never sent: withdrawn, no request (one that fired is canceled below)
         for venue, oms in self.oms.items():
             if oms.get(client_order_id) is None:
                 continue
