@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from stanchion.app.main import EngineEvents, LatencySamples, MeteredKernel
+from stanchion.app.main import BeforeScrape, EngineEvents, LatencySamples, MeteredKernel
 from stanchion.core.clock import TestClock
 from stanchion.core.ids import ClientOrderIdFactory
 from stanchion.engine.kernel import Kernel, Strategy, StrategyContext
@@ -326,6 +326,13 @@ def test_metrics_count_a_fired_order_once_as_submitted_and_a_disarm_as_no_cancel
     assert kernel.submitted == {KEY: 1}  # brought into trading_orders_total{status="submitted"} at scrape
     assert registry.get_sample_value("trading_orders_total", {**labels, "status": "submitted"}) in (None, 0.0)
     assert registry.get_sample_value("trading_orders_total", {**labels, "status": "canceled"}) in (None, 0.0)
+    assert registry.get_sample_value("trading_orders_total", {**labels, "status": "disarmed"}) == 1.0
+    assert kernel.armed_count == {KEY: 2}
+    scrape = BeforeScrape()
+    scrape.kernel, scrape.events, scrape.metrics = kernel, events, events._metrics
+    scrape.collect()  # what runs first in every scrape
+    assert registry.get_sample_value("trading_orders_total", {**labels, "status": "armed"}) == 2.0
+    assert registry.get_sample_value("trading_orders_total", {**labels, "status": "submitted"}) == 1.0
     assert registry.get_sample_value("trading_cancels_total", labels) in (None, 0.0)
     assert events.latency.count == 1 and (fired, OrderStatus.SUBMITTING) in strategy.updates
 

@@ -197,6 +197,8 @@ class EngineEvents:
         if update.previous is OrderStatus.ARMED:
             # Withdrawn before it fired: it never reached the venue, so it is no cancel (the
             # kernel sends no update when one fires: it is counted as submitted, as any order).
+            if update.status is OrderStatus.CANCELED:
+                self.symbol(order.venue, order.symbol).order("disarmed")
             if self.runtime is not None:
                 self.runtime.notify_order_update()
             return
@@ -234,9 +236,13 @@ class MeteredKernel(Kernel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.submitted: dict[str, int] = {}
+        self.armed_count: dict[str, int] = {}
 
     def _order_sent(self, key: str) -> None:
         self.submitted[key] = self.submitted.get(key, 0) + 1
+
+    def _order_armed(self, key: str) -> None:
+        self.armed_count[key] = self.armed_count.get(key, 0) + 1
 
 
 class BeforeScrape(Collector):
@@ -247,7 +253,8 @@ class BeforeScrape(Collector):
 
     * the time of each instrument's last book update (the kernel keeps it) → the handle
       from which ``trading_market_data_age_seconds`` is computed;
-    * orders sent per instrument → ``trading_orders_total{status="submitted"}``;
+    * orders sent (armed) per instrument → ``trading_orders_total{status="submitted"}``
+      (``{status="armed"}``);
     * per venue: REST rate-limit use per budget, clock offset, WebSocket messages received.
     """
 
@@ -257,6 +264,7 @@ class BeforeScrape(Collector):
         self.metrics: StanchionMetrics | None = None
         self.adapters: dict[str, BinanceAdapter] = {}
         self._submitted: dict[str, int] = {}
+        self._armed: dict[str, int] = {}
 
     def describe(self) -> Iterable[Metric]:
         return []
@@ -274,6 +282,10 @@ class BeforeScrape(Collector):
             if delta > 0:
                 handle.orders["submitted"].inc(delta)
                 self._submitted[key] = sent
+            armed = kernel.armed_count.get(key, 0)
+            if armed > self._armed.get(key, 0):
+                handle.orders["armed"].inc(armed - self._armed.get(key, 0))
+                self._armed[key] = armed
         for venue, adapter in self.adapters.items():
             try:
                 _venue_gauges(metrics, venue, adapter.statistics())

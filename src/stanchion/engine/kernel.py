@@ -478,6 +478,7 @@ class Kernel:
         self._order_strategy[cid] = strategy
         self._armed[cid] = (intent, trigger)
         self.stats.armed += 1
+        self._order_armed(key)
         return cid
 
     def disarm(self, client_order_id: str, reason: str) -> bool:
@@ -565,6 +566,9 @@ class Kernel:
     def _order_sent(self, key: str) -> None:
         """An order of ``key`` was sent (placed alone or as a replace's successor): a hook for
         counting, after the frame is written."""
+
+    def _order_armed(self, key: str) -> None:
+        """An order of ``key`` was armed (not sent): a hook for counting."""
 
     def replace(self, strategy: Strategy, client_order_id: str, qty: int, price: int) -> str | RiskDecision | None:
         """See :meth:`StrategyContext.replace`. Both halves pass the gate (the cancel throttle and

@@ -64,6 +64,8 @@ ORDER_STATUSES: tuple[str, ...] = (
     "rejected",  # refused by the venue (not by our risk gate: see trading_risk_denials_total)
     "expired",
     "unknown",  # outcome unknown after a timeout or 5xx; resolved by query
+    "armed",  # armed: checked, journaled and signed, waiting for its market condition (not sent)
+    "disarmed",  # armed, then withdrawn before it fired (it never reached the venue)
 )
 BOOK_STATES: tuple[str, ...] = ("syncing", "live", "stale")
 KILL_SWITCH_STATES: tuple[str, ...] = ("active", "reduce_only", "halted")
