@@ -22,7 +22,7 @@ $(BIN)/python:
 # stanchion.book._native and stanchion.venues.binance._wire, _sign and _reflex with the
 # machine's C compiler; decisions 0003 §7, §8 and 0004).
 $(STAMP): pyproject.toml setup.py src/stanchion/book/_native.c src/stanchion/venues/binance/_wire.c \
-		src/stanchion/venues/binance/_sign.c src/stanchion/venues/binance/_reflex.c | $(BIN)/python
+		src/stanchion/venues/binance/_sign.c src/stanchion/venues/binance/_reflex.c src/stanchion/venues/binance/_json_scan.h | $(BIN)/python
 	bash scripts/install-build-deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)

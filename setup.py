@@ -17,6 +17,8 @@ from setuptools import Extension, setup
 
 PURE_PYTHON = os.environ.get("STANCHION_PURE_PYTHON", "") == "1"
 
+JSON_SCAN_H = "src/stanchion/venues/binance/_json_scan.h"  # shared by _wire.c and _reflex.c
+
 FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 extensions = (
@@ -27,6 +29,7 @@ extensions = (
         Extension(
             "stanchion.venues.binance._wire",
             sources=["src/stanchion/venues/binance/_wire.c"],
+            depends=[JSON_SCAN_H],
             extra_compile_args=FLAGS,
         ),
         Extension(
@@ -37,6 +40,7 @@ extensions = (
         Extension(
             "stanchion.venues.binance._reflex",
             sources=["src/stanchion/venues/binance/_reflex.c"],
+            depends=[JSON_SCAN_H],
             extra_compile_args=FLAGS,
         ),
     ]

@@ -49,7 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ID_DIGITS 18
+#include "_json_scan.h"
+
 #define MAX_SYMBOL 20       /* Binance symbols: 1..20 of A-Z0-9 */
 #define MAX_SCALE 18
 #define MAX_SIGNIFICANT 18
@@ -86,12 +87,6 @@ compare(const decimal *a, const decimal *b)
     return (a->frac_len > b->frac_len) - (a->frac_len < b->frac_len);
 }
 
-static inline int
-is_digit(unsigned char c)
-{
-    return (unsigned)(c - '0') <= 9;
-}
-
 /* <decimal> at *pp. *significant: its significant digits (see the header); the whole
    part is exact when that is <= 18. 0 when it is not a <decimal>. */
 static inline int
@@ -100,14 +95,14 @@ scan_decimal(const unsigned char **pp, const unsigned char *end, decimal *out, P
     const unsigned char *p = *pp;
     uint64_t whole = 0;
     Py_ssize_t whole_digits = 0;
-    if (p >= end || !is_digit(*p)) {
+    if (p >= end || !json_is_digit(*p)) {
         return 0;
     }
     if (*p == '0') {
         p++; /* a digit after it is caught by the caller's closing quote: no leading zeros */
     }
     else {
-        while (p < end && is_digit(*p)) {
+        while (p < end && json_is_digit(*p)) {
             whole = whole * 10 + (uint64_t)(*p - '0'); /* unsigned: wraps harmlessly past 18 digits */
             whole_digits++;
             p++;
@@ -120,7 +115,7 @@ scan_decimal(const unsigned char **pp, const unsigned char *end, decimal *out, P
         frac = ++p;
         const unsigned char *first_nonzero = NULL;
         const unsigned char *last = frac; /* past the last non-zero digit */
-        while (p < end && is_digit(*p)) {
+        while (p < end && json_is_digit(*p)) {
             if (*p != '0') {
                 if (first_nonzero == NULL) {
                     first_nonzero = p;
@@ -144,45 +139,6 @@ scan_decimal(const unsigned char **pp, const unsigned char *end, decimal *out, P
 }
 
 /* --- the frame ----------------------------------------------------------------------- */
-
-static inline int
-expect(const unsigned char **p, const unsigned char *end, const char *lit, size_t n)
-{
-    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0) {
-        return 0;
-    }
-    *p += n;
-    return 1;
-}
-
-#define EXPECT(lit) expect(&p, end, (lit), sizeof(lit) - 1)
-
-/* <id>: 0 | [1-9][0-9]{0,17} (fits an int64) */
-static inline int
-scan_id(const unsigned char **pp, const unsigned char *end, long long *out)
-{
-    const unsigned char *p = *pp;
-    if (p >= end || !is_digit(*p)) {
-        return 0;
-    }
-    if (*p == '0') {
-        *out = 0;
-        *pp = p + 1;
-        return p + 1 >= end || !is_digit(p[1]); /* no leading zeros (JSON) */
-    }
-    long long v = 0;
-    int digits = 0;
-    while (p < end && is_digit(*p)) {
-        if (++digits > MAX_ID_DIGITS) {
-            return 0;
-        }
-        v = v * 10 + (*p - '0');
-        p++;
-    }
-    *out = v;
-    *pp = p;
-    return 1;
-}
 
 /* <levels>; on success *pp is past the closing bracket. want > 0 keeps in *best the
    highest price with a non-zero quantity (bids), want < 0 the lowest (asks), want == 0
@@ -395,7 +351,7 @@ symbol_arg(const char *func, PyObject *obj, const char **name, Py_ssize_t *len)
     }
     int ok = *len >= 1 && *len <= MAX_SYMBOL;
     for (Py_ssize_t i = 0; ok && i < *len; i++) {
-        ok = is_digit((unsigned char)s[i]) || (unsigned)(s[i] - 'A') <= 25;
+        ok = json_is_digit((unsigned char)s[i]) || (unsigned)(s[i] - 'A') <= 25;
     }
     if (!ok) {
         PyErr_Format(PyExc_ValueError, "%s: symbol must be 1 to %d of A-Z0-9, got %R", func, MAX_SYMBOL, obj);
@@ -707,16 +663,16 @@ Reflex_match(Reflex *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(frame);
     const unsigned char *end = p + PyBytes_GET_SIZE(frame);
     long long event_time, first_id, final_id;
-    if (!EXPECT("{\"e\":\"depthUpdate\",\"E\":") || !scan_id(&p, end, &event_time) || !EXPECT(",\"s\":\"")) {
+    if (!EXPECT("{\"e\":\"depthUpdate\",\"E\":") || !json_scan_int(&p, end, &event_time) || !EXPECT(",\"s\":\"")) {
         Py_RETURN_NONE;
     }
     const char *name = (const char *)p;
-    while (p < end && (is_digit(*p) || (unsigned)(*p - 'A') <= 25)) {
+    while (p < end && (json_is_digit(*p) || (unsigned)(*p - 'A') <= 25)) {
         p++;
     }
     Py_ssize_t len = (const char *)p - name;
-    if (len == 0 || len > MAX_SYMBOL || !EXPECT("\",\"U\":") || !scan_id(&p, end, &first_id) ||
-        !EXPECT(",\"u\":") || !scan_id(&p, end, &final_id) || !EXPECT(",\"b\":")) {
+    if (len == 0 || len > MAX_SYMBOL || !EXPECT("\",\"U\":") || !json_scan_int(&p, end, &first_id) ||
+        !EXPECT(",\"u\":") || !json_scan_int(&p, end, &final_id) || !EXPECT(",\"b\":")) {
         Py_RETURN_NONE;
     }
     Py_ssize_t at = find_symbol(self, name, len);

@@ -27,51 +27,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_json_scan.h"
+
 static PyObject *wire_type = NULL; /* BinanceDepthWire */
 static PyObject *raw_type = NULL;  /* msgspec.Raw */
 static PyObject *depth_update_str = NULL; /* "depthUpdate" */
 
-#define MAX_INT_DIGITS 18
 #define MAX_SYMBOL 32
-
-static inline int
-expect(const unsigned char **p, const unsigned char *end, const char *lit, size_t n)
-{
-    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0) {
-        return 0;
-    }
-    *p += n;
-    return 1;
-}
-
-#define EXPECT(lit) expect(&p, end, (lit), sizeof(lit) - 1)
-
-/* <int>: 0 | [1-9][0-9]{0,17} */
-static inline int
-scan_int(const unsigned char **pp, const unsigned char *end, long long *out)
-{
-    const unsigned char *p = *pp;
-    if (p >= end || (unsigned)(*p - '0') > 9) {
-        return 0;
-    }
-    if (*p == '0') {
-        *out = 0;
-        *pp = p + 1;
-        return p + 1 >= end || (unsigned)(p[1] - '0') > 9; /* no leading zeros (JSON) */
-    }
-    long long v = 0;
-    int digits = 0;
-    while (p < end && (unsigned)(*p - '0') <= 9) {
-        if (++digits > MAX_INT_DIGITS) {
-            return 0;
-        }
-        v = v * 10 + (*p - '0');
-        p++;
-    }
-    *out = v;
-    *pp = p;
-    return 1;
-}
 
 /* 1 for the bytes of a number string: '0'-'9' and '.'; 0 for NUL, so a scan stops at the
    NUL that ends every bytes object's buffer without a bounds check per byte. */
@@ -154,7 +116,7 @@ scan_object(const unsigned char **pp, const unsigned char *end)
     long long event_time;
     long long first_id;
     long long final_id;
-    if (!EXPECT("{\"e\":\"depthUpdate\",\"E\":") || !scan_int(&p, end, &event_time) || !EXPECT(",\"s\":\"")) {
+    if (!EXPECT("{\"e\":\"depthUpdate\",\"E\":") || !json_scan_int(&p, end, &event_time) || !EXPECT(",\"s\":\"")) {
         return NULL;
     }
     const unsigned char *symbol = p;
@@ -165,8 +127,8 @@ scan_object(const unsigned char **pp, const unsigned char *end)
     if (symbol_len == 0 || symbol_len > MAX_SYMBOL) {
         return NULL;
     }
-    if (!EXPECT("\",\"U\":") || !scan_int(&p, end, &first_id) || !EXPECT(",\"u\":") ||
-        !scan_int(&p, end, &final_id) || !EXPECT(",\"b\":")) {
+    if (!EXPECT("\",\"U\":") || !json_scan_int(&p, end, &first_id) || !EXPECT(",\"u\":") ||
+        !json_scan_int(&p, end, &final_id) || !EXPECT(",\"b\":")) {
         return NULL;
     }
     const unsigned char *bids = p;
