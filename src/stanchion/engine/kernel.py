@@ -381,21 +381,28 @@ class Kernel:
         time_in_force: TimeInForce | None,
     ) -> str | RiskDecision:
         runtime = self.instruments[key]
+        if not self.trading_enabled:
+            return RiskDecision(False, None, "engine not ready or shutting down")
+        _intent, decision = self._check_new(runtime, side, qty, price)
+        if not decision.accepted:
+            return decision
+        return self._place(strategy, runtime, side, qty, price, order_type, time_in_force)
+
+    def _check_new(
+        self, runtime: InstrumentRuntime, side: Side, qty: int, price: int | None
+    ) -> tuple[OrderIntent, RiskDecision]:
+        """A new order through the gate; a denial is counted and reported."""
         instrument = runtime.instrument
         intent = OrderIntent(
             instrument.venue, instrument.symbol, runtime.account, side is Side.BUY, qty, price,
             instrument.qty_scale, instrument.price_scale,
         )
-        if not self.trading_enabled:
-            decision = RiskDecision(False, None, "engine not ready or shutting down")
-            return decision
         decision = self.risk.check_order(intent, self._risk_view, self.clock.monotonic_ns())
         if not decision.accepted:
             self.stats.risk_denials += 1
             if self._listener is not None:
                 self._listener.on_risk_denied(intent, decision)
-            return decision
-        return self._place(strategy, runtime, side, qty, price, order_type, time_in_force)
+        return intent, decision
 
     def _place(
         self,
@@ -446,15 +453,8 @@ class Kernel:
         arm = getattr(gateway, "arm", None)
         if arm is None:
             return RiskDecision(False, None, f"venue {instrument.venue} cannot arm orders")
-        intent = OrderIntent(
-            instrument.venue, instrument.symbol, runtime.account, side is Side.BUY, qty, price,
-            instrument.qty_scale, instrument.price_scale,
-        )
-        decision = self.risk.check_order(intent, self._risk_view, self.clock.monotonic_ns())
+        intent, decision = self._check_new(runtime, side, qty, price)
         if not decision.accepted:
-            self.stats.risk_denials += 1
-            if self._listener is not None:
-                self._listener.on_risk_denied(intent, decision)
             return decision
         trigger = price if trigger_price is None else trigger_price
         book = runtime.book

@@ -249,16 +249,11 @@ class OrderManager:
         now_ns: int,
     ) -> tuple[Order, SubmitOrder]:
         """Journal a new order's intent and return the command to send."""
-        client_order_id = self._ids.next_id()
-        intent = OrderIntentRecord(
-            client_order_id, self.venue, self.account, symbol, strategy, side, order_type, qty, price,
-            time_in_force, now_ns,
+        order, command = self._new_order(
+            JournalKind.INTENT, strategy, symbol, side, order_type, qty, price, time_in_force, now_ns
         )
-        self._journal(JournalKind.INTENT, client_order_id, _encoder.encode(intent))
-        order = self._adopt_intent(intent)
         order.sent_ns = now_ns
         self.stats.submitted += 1
-        command = SubmitOrder(symbol, client_order_id, side, order_type, qty, price, time_in_force)
         return order, command
 
     def arm(
@@ -277,16 +272,33 @@ class OrderManager:
         command its frame is built from. The order is ``ARMED`` until :meth:`fired` or
         :meth:`disarmed`; after a restart it is ``UNKNOWN`` like any order whose frame may have
         left, and the venue is asked."""
+        order, command = self._new_order(
+            JournalKind.ARMED_INTENT, strategy, symbol, side, order_type, qty, price, time_in_force, now_ns
+        )
+        self.stats.armed += 1
+        return order, command
+
+    def _new_order(
+        self,
+        kind: JournalKind,
+        strategy: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        qty: int,
+        price: int | None,
+        time_in_force: TimeInForce | None,
+        now_ns: int,
+    ) -> tuple[Order, SubmitOrder]:
+        """A fresh client order id, its intent journaled as ``kind``, the order adopted."""
         client_order_id = self._ids.next_id()
         intent = OrderIntentRecord(
             client_order_id, self.venue, self.account, symbol, strategy, side, order_type, qty, price,
             time_in_force, now_ns,
         )
-        self._journal(JournalKind.ARMED_INTENT, client_order_id, _encoder.encode(intent))
-        order = self._adopt_intent(intent, armed=True)
-        self.stats.armed += 1
-        command = SubmitOrder(symbol, client_order_id, side, order_type, qty, price, time_in_force)
-        return order, command
+        self._journal(kind, client_order_id, _encoder.encode(intent))
+        order = self._adopt_intent(intent, armed=kind is JournalKind.ARMED_INTENT)
+        return order, SubmitOrder(symbol, client_order_id, side, order_type, qty, price, time_in_force)
 
     def fired(self, client_order_id: str, now_ns: int) -> Order | None:
         """The armed order's frame was written: it is an order in flight (``SUBMITTING``).
