@@ -371,27 +371,34 @@ class ChaosHarness:
         instrument = self.adapter._instruments[symbol]
         return (instrument.min_notional // price // instrument.step + 2) * instrument.step
 
-    def _passive(self, symbol: str, side: Side) -> str | None:
-        book = self.ctx.book(f"{VENUE}:{symbol}")
-        if book is None:
-            return None
-        tick = self.adapter._instruments[symbol].tick
-        bid, ask = book.best_bid_price(), book.best_ask_price()
-        if bid is None or ask is None:
-            return None
-        price = (bid * 97 // 100) // tick * tick if side is Side.BUY else (ask * 103 // 100) // tick * tick
-        result = self.ctx.submit(f"{VENUE}:{symbol}", side, self._min_qty(symbol, price), price)
-        return self._submitted(result)
-
-    def _aggressive(self, symbol: str) -> str | None:
+    def _touch(self, symbol: str) -> tuple[str, int, int, int] | None:
+        """(instrument key, tick, best bid, best ask) of a LIVE two-sided book, else None."""
         key = f"{VENUE}:{symbol}"
         book = self.ctx.book(key)
         if book is None:
             return None
-        tick = self.adapter._instruments[symbol].tick
         bid, ask = book.best_bid_price(), book.best_ask_price()
         if bid is None or ask is None:
             return None
+        return key, self.adapter._instruments[symbol].tick, bid, ask
+
+    def _far(self, side: Side, tick: int, bid: int, ask: int) -> int:
+        """A price 3 % behind the touch of ``side``: it rests (or waits) and does not trade."""
+        return (bid * 97 // 100) // tick * tick if side is Side.BUY else (ask * 103 // 100) // tick * tick
+
+    def _passive(self, symbol: str, side: Side) -> str | None:
+        touch = self._touch(symbol)
+        if touch is None:
+            return None
+        key, tick, bid, ask = touch
+        price = self._far(side, tick, bid, ask)
+        return self._submitted(self.ctx.submit(key, side, self._min_qty(symbol, price), price))
+
+    def _aggressive(self, symbol: str) -> str | None:
+        touch = self._touch(symbol)
+        if touch is None:
+            return None
+        key, tick, bid, ask = touch
         side = Side.SELL if self.ctx.position(key) > 0 else Side.BUY
         price = ask + 2 * tick if side is Side.BUY else bid - 2 * tick
         tif = TimeInForce.IOC if self.rng.random() < 0.5 else TimeInForce.GTC
@@ -401,20 +408,15 @@ class ChaosHarness:
     def _armed(self, symbol: str) -> str | None:
         """An armed IOC: mostly one tick inside the opposite touch (it fires when that touch
         improves), sometimes 3 % away (it waits, and is canceled — disarmed — later)."""
-        key = f"{VENUE}:{symbol}"
-        book = self.ctx.book(key)
-        if book is None:
+        touch = self._touch(symbol)
+        if touch is None:
             return None
-        tick = self.adapter._instruments[symbol].tick
-        bid, ask = book.best_bid_price(), book.best_ask_price()
-        if bid is None or ask is None:
-            return None
+        key, tick, bid, ask = touch
         side = Side.SELL if self.ctx.position(key) > 0 else Side.BUY
-        near = self.rng.random() < 0.7
-        if side is Side.BUY:
-            price = ask - tick if near else (bid * 97 // 100) // tick * tick
+        if self.rng.random() < 0.7:
+            price = ask - tick if side is Side.BUY else bid + tick
         else:
-            price = bid + tick if near else (ask * 103 // 100) // tick * tick
+            price = self._far(side, tick, bid, ask)
         result = self.ctx.arm(key, side, self._min_qty(symbol, price), price)
         if isinstance(result, str):
             self.counts.armed += 1
